@@ -1,0 +1,51 @@
+# Two commands: `make run` serves the demo, `make test` runs everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+APT_PACKAGES := redis-server chromium chromium-driver poppler-utils postgresql \
+                libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test system-deps translations bench clean
+
+$(BIN)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(BIN)/.test: requirements-test.txt requirements.txt $(BIN)/.runtime
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# Compiled catalogues are built, not committed.
+translations: $(BIN)/.runtime
+	$(BIN)/pybabel compile -f --statistics -d translations
+
+# Debian packages the tests need (as root, or with sudo); skipped when present.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	    echo "Please install:$$missing"; exit 1; fi; \
+	  echo "Installing:$$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+run: $(BIN)/.runtime translations
+	$(BIN)/flask --app app migrate
+	$(BIN)/flask --app app demo
+	$(BIN)/flask --app app run --port $(PORT)
+
+test: system-deps $(BIN)/.test translations
+	$(BIN)/python -m pytest -q tests; status=$$?; \
+	if [ $$status = 5 ]; then echo "no tests collected"; exit 1; fi; \
+	[ $$status = 0 ] || exit $$status; \
+	PORTAL_TEST_DB=postgres $(BIN)/python -m pytest -q -m "db" tests; status=$$?; \
+	if [ $$status = 5 ]; then echo "no PostgreSQL tests collected"; exit 1; fi; exit $$status
+
+bench: $(BIN)/.test translations
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance

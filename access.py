@@ -1,0 +1,170 @@
+"""Who may do what: sessions, role decorators and the loaders that check
+tenancy, so that no view can forget (QUALITY AC-1, AC-2, SESS-1..4)."""
+import functools
+import secrets
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from extensions import htmx, login_manager
+from models import Account, Marksheet, Unit, utcnow
+from blueprints import hx_redirect
+
+# Requests that must not count as activity for the idle timeout (SESS-2).
+BACKGROUND_HEADER = 'X-Background'
+# Saves that are kept when the session has expired and replayed after sign-in.
+REPLAYABLE = ('internal_assessment.save_outcome', 'internal_assessment.save_page')
+
+
+def init_app(app):
+    login_manager.login_view = 'auth.login'
+    login_manager.session_protection = None  # our own checks below
+    login_manager.user_loader(load_account)
+    login_manager.unauthorized_handler(ask_to_sign_in)
+    app.before_request(enforce_session_limits)
+
+
+def load_account(session_key):
+    """Sessions carry 'id:epoch'; bumping an account's epoch (sign-out,
+    deactivation, password change) ends all its sessions at once."""
+    try:
+        account_id, epoch = (int(part) for part in session_key.split(':'))
+    except (ValueError, AttributeError):
+        return None
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None or not account.active or account.session_epoch != epoch:
+        return None
+    return account
+
+
+def sign_in(account):
+    """Start a fresh session (a new cookie, SESS-3) keeping only the language."""
+    language, pending = session.get('lang'), session.get('pending')
+    session.clear()
+    if language:
+        session['lang'] = language
+    if pending:
+        session['pending'] = pending
+    login_user(account)
+    now = utcnow().timestamp()
+    session['sid'] = secrets.token_urlsafe(16)
+    session['signed_in_at'] = now
+    session['seen_at'] = now
+
+
+def sign_out(everywhere=True):
+    if everywhere and current_user.is_authenticated:
+        Account.update(session_epoch=Account.session_epoch + 1).where(
+            Account.id == current_user.id).execute()
+    logout_user()
+    language = session.get('lang')
+    session.clear()
+    if language:
+        session['lang'] = language
+
+
+def enforce_session_limits():
+    """End sessions idle for 20 minutes or older than 12 hours, on the server."""
+    if request.endpoint in (None, 'static') or '_user_id' not in session:
+        return
+    now = utcnow().timestamp()
+    idle = current_app.config['IDLE_MINUTES'] * 60
+    absolute = current_app.config['ABSOLUTE_HOURS'] * 3600
+    if (now - session.get('seen_at', 0) > idle
+            or now - session.get('signed_in_at', 0) > absolute):
+        session['expired_account'] = session.get('_user_id')
+        logout_user()
+        return
+    if not request.headers.get(BACKGROUND_HEADER):
+        session['seen_at'] = now
+
+
+def safe_return_path(url):
+    """A path on this site to come back to, never another site."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    path = parts.path or '/'
+    if not path.startswith('/') or path.startswith('//'):
+        return None
+    return path + ('?' + parts.query if parts.query else '')
+
+
+def ask_to_sign_in():
+    """Anonymous or expired: keep what was being saved, then sign in and
+    come back (an htmx request gets HX-Redirect, never a login form in a cell)."""
+    if request.method == 'POST' and request.endpoint in REPLAYABLE:
+        keep_for_replay()
+    if htmx:
+        back = safe_return_path(request.headers.get('HX-Current-URL'))
+        return hx_redirect(url_for('auth.login', next=back, expired=1), status=401)
+    back = request.full_path if request.method == 'GET' else safe_return_path(request.referrer)
+    expired = 1 if session.get('expired_account') else None
+    return redirect(url_for('auth.login', next=back, expired=expired), 303)
+
+
+def keep_for_replay():
+    fields = {k: v for k, v in request.form.items()
+              if k.startswith(('value-', 'version-', 'confirm_absent'))}
+    fields['row'] = request.form.getlist('row')
+    session['pending'] = {'endpoint': request.endpoint, 'view_args': request.view_args,
+                          'form': fields, 'account': session.get('expired_account')}
+
+
+def take_pending(account):
+    """The change kept at expiry, if it was this account's."""
+    pending = session.pop('pending', None)
+    if pending and pending.get('account') == account.get_id():
+        return pending
+    return None
+
+
+# --- Roles and loaders --------------------------------------------------------
+
+def roles_required(*kinds):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.kind not in kinds:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+centre_account_required = roles_required('administrator', 'user')
+
+
+def internal_assessment_required(view):
+    @functools.wraps(view)
+    @centre_account_required
+    def wrapped(*args, **kwargs):
+        if not current_user.may_use_internal_assessment():
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def permitted_units():
+    """Units the signed-in account may open that its centre has entries for."""
+    from models import Entry
+    return (current_user.permitted_units()
+            .where(Unit.id.in_(Entry.select(Entry.unit).where(Entry.centre == current_user.centre_id))))
+
+
+def marksheet_for(unit_id):
+    """The signed-in centre's marksheet for a unit it may open, or 404."""
+    unit = permitted_units().where(Unit.id == unit_id).get_or_none()
+    if unit is None:
+        abort(404)
+    return Marksheet(current_user.centre, unit)
+
+
+def acting_ids():
+    """(actor, acting_for) for audit rows; impersonation fills acting_for later."""
+    return current_user._get_current_object(), None

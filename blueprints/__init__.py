@@ -1,0 +1,101 @@
+"""What every area shares: page-or-fragment rendering, htmx response
+headers, and the words for a refusal."""
+from flask import current_app, make_response, render_template
+from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
+
+from extensions import htmx
+
+
+def render(page, fragment=None, status=200, **context):
+    """The whole page, or `fragment` alone for a non-boosted htmx request
+    (one place decides; `Vary: HX-Request` always, HDR-1)."""
+    template = fragment if (fragment and htmx and not htmx.boosted) else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add('HX-Request')
+    return response
+
+
+def hx_redirect(url, status=200):
+    """Send an htmx request to a whole new page."""
+    response = make_response('', status)
+    response.headers['HX-Redirect'] = url
+    return response
+
+
+def hx_trigger(response, **events):
+    """Fire client events after the swap; all events in one header."""
+    import json
+    response.headers['HX-Trigger'] = json.dumps(events)
+    return response
+
+
+MESSAGES = {
+    'not_a_grade': _l('“%(value)s” is not an outcome for this unit: choose Pass, Merit, Distinction or Absent.'),
+    'not_a_mark': _l('“%(value)s” is not a mark: enter a whole number from 0 to %(maximum)s, or Absent.'),
+    'mark_out_of_range': _l('%(value)s is out of range: marks run from 0 to %(maximum)s.'),
+    'unknown_entry': _l('That candidate is not on this marksheet.'),
+    'submitted': _l('Outcomes for this unit have been submitted and cannot be altered online. '
+                    'To ask for an amendment, e-mail %(support)s.'),
+    'stale': _l('Not saved: someone else changed this outcome to %(value)s (%(who)s, %(when)s). '
+                'The current value is shown; choose again if it needs changing.'),
+    'stale_cleared': _l('Not saved: someone else cleared this outcome (%(who)s). Choose again if needed.'),
+    'incomplete': _l('%(missing)s outcomes are missing: every candidate needs an outcome before you can submit.'),
+    'system_sample': _l('Candidates chosen by the system cannot be removed from the sample.'),
+    'not_submitted': _l('The sample is generated when outcomes are submitted.'),
+    'not_in_sample': _l('That candidate is not in the sample.'),
+    'not_a_substitute': _l('Choose one of the nearest candidates offered as the substitute.'),
+}
+
+
+def message_for(error):
+    """The user's words for a DomainError."""
+    params = dict(error.params)
+    params.setdefault('support', current_app.config['BOARD_SUPPORT_EMAIL'])
+    if error.code == 'stale':
+        outcome = params.get('outcome')
+        if outcome is None:
+            return _('Not saved: someone else changed this outcome. The current value is shown.')
+        params.update(value=outcome_label(outcome.value), who=outcome.entered_by.username,
+                      when=format_datetime(outcome.entered_at, 'short'))
+    return str(MESSAGES[error.code]) % params
+
+
+def outcome_label(value):
+    """The word for a stored outcome value, in the page's language."""
+    return {'P': _('Pass'), 'M': _('Merit'), 'D': _('Distinction'), 'A': _('Absent')}.get(value, value or '')
+
+
+SAMPLE_REASONS = {
+    'all': _l('All candidates (15 or fewer)'),
+    'highest': _l('Highest outcome'),
+    'lowest': _l('Lowest outcome'),
+    'spread': _l('Rank spread'),
+    'grade': _l('Covers grade %(detail)s'),
+    'group': _l('Covers teaching group %(detail)s'),
+    'centre': _l('Added by centre'),
+    'substitute': _l('Substitute'),
+    'moderator': _l('Requested by moderator'),
+}
+
+
+def reason_label(reason, detail=''):
+    """Why a candidate is in the sample, in the page's language."""
+    if reason == 'grade':
+        detail = outcome_label({'Pass': 'P', 'Merit': 'M', 'Distinction': 'D'}.get(detail, detail))
+    return str(SAMPLE_REASONS.get(reason, reason)) % {'detail': detail}
+
+
+def sample_reason(member):
+    label = reason_label(member.reason, member.detail)
+    if member.work_missing:
+        label += ' – ' + _('work incomplete or lost')
+    return label
+
+
+def init_app(app):
+    """Helpers every template can call."""
+    from flask_babel import get_locale
+    app.jinja_env.globals.update(
+        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label,
+        reason_label=reason_label, sample_reason=sample_reason,
+        status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))

@@ -1,0 +1,340 @@
+"""Internal Assessment: the overview, the marksheet, pasting, export and
+submission (SPEC 3.2-3.4)."""
+import csv
+import io
+import itertools
+import re
+
+from flask import (Blueprint, abort, current_app, flash, redirect, request,
+                   url_for)
+from flask_babel import gettext as _, ngettext
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+import access
+from access import acting_ids, internal_assessment_required, marksheet_for
+from blueprints import message_for, outcome_label, render
+from extensions import htmx
+from models import ABSENT, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
+
+bp = Blueprint('internal_assessment', __name__, url_prefix='/internal-assessment')
+
+SORTS = ('number', 'name', 'grade')
+SHOWS = ('all', 'marked', 'samples')
+MAX_PASTE_BYTES = 512 * 1024
+
+
+def marksheet_options(args):
+    """Search, Rows, Sort by, Show and page from the query string, with defaults."""
+    page = args.get('page', '1')
+    return {'search': args.get('search', '').strip()[:50],
+            'rows': 'all' if args.get('rows') == 'all' else '20',
+            'sort': args.get('sort') if args.get('sort') in SORTS else 'number',
+            'show': args.get('show') if args.get('show') in SHOWS else 'all',
+            'page': int(page) if page.isdigit() and 0 < int(page) < 100000 else 1}
+
+
+def to_int(text, default=-1):
+    return int(text) if text and re.fullmatch(r'\d{1,9}', text) else default
+
+
+@bp.route('/')
+@internal_assessment_required
+def overview():
+    """One box per series, one row per unit the account may open."""
+    units = list(access.permitted_units().select(Unit, Series).join(Series)
+                 .order_by(Series.position, Series.name, Unit.code))
+    status = Marksheet.overview(current_user.centre_id, [u.id for u in units])
+    groups = [(series, list(us)) for series, us in itertools.groupby(units, key=lambda u: u.series)]
+    return render('internal_assessment/overview.html', groups=groups, unit_status=status)
+
+
+def marksheet_page(sheet, options, errors=None, typed=None, status=200):
+    per_page = None if options['rows'] == 'all' else Marksheet.PAGE_SIZE
+    rows, matching = sheet.rows(options['search'], options['sort'], options['show'],
+                                options['page'], per_page)
+    done, total = sheet.counts()
+    pages = 1 if not per_page else max(1, -(-matching // per_page))
+    return render('internal_assessment/marksheet.html', sheet=sheet, unit=sheet.unit,
+                  rows=rows, matching=matching, done=done, total=total, pages=pages,
+                  submission=sheet.submission(), options=options,
+                  errors=errors or {}, typed_values=typed or {}, status=status)
+
+
+@bp.route('/<int:unit_id>')
+@internal_assessment_required
+def marksheet(unit_id):
+    """The marksheet: search, rows, sort, show, pages of 20."""
+    return marksheet_page(marksheet_for(unit_id), marksheet_options(request.args))
+
+
+def row_response(sheet, entry_id, error=None, typed=None, status=200):
+    """The row, with the counts and the submit control out of band."""
+    rows, _count = sheet.rows(per_page=None, only=entry_id)
+    if not rows:
+        abort(404)
+    done, total = sheet.counts()
+    return render('internal_assessment/_saved.html', sheet=sheet, unit=sheet.unit,
+                  row=rows[0], error=error, typed=typed, done=done, total=total,
+                  submission=sheet.submission(), status=status)
+
+
+@bp.route('/<int:unit_id>/entries/<int:entry_id>', methods=['POST'])
+@internal_assessment_required
+def save_outcome(unit_id, entry_id):
+    """Save one outcome inline (htmx): the row comes back, refused if stale."""
+    sheet = marksheet_for(unit_id)
+    if sheet.entry(entry_id) is None:
+        abort(404)
+    raw = request.form.get(f'value-{entry_id}', '')[:40]
+    version = to_int(request.form.get(f'version-{entry_id}'))
+    actor, acting_for = acting_ids()
+    try:
+        sheet.save_outcome(entry_id, raw, version, actor, acting_for)
+    except DomainError as error:
+        conflict = error.code in ('stale', 'submitted')
+        if not htmx:
+            flash(message_for(error), 'error')
+            return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+        return row_response(sheet, entry_id, error=message_for(error),
+                            typed=None if conflict else raw, status=409 if conflict else 422)
+    if not htmx:
+        return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+    return row_response(sheet, entry_id)
+
+
+def changes_in(form):
+    """{entry_id: (typed value, version)} from a marksheet form."""
+    out = {}
+    for key, raw in form.items():
+        match = re.fullmatch(r'value-(\d{1,9})', key)
+        if match:
+            entry_id = int(match.group(1))
+            out[entry_id] = (raw[:40], to_int(form.get(f'version-{entry_id}')))
+    return out
+
+
+def apply_form(sheet, form, actor, acting_for, confirmed_absent):
+    """Save every changed row of a posted marksheet. Returns (saved, errors,
+    typed, absent_to_confirm): rows are independent, so a bad one stops
+    only itself."""
+    changes = changes_in(form)
+    current = {o.entry_id: o for o in Outcome.select().where(Outcome.entry.in_(list(changes)))}
+    saved, errors, typed, to_confirm = 0, {}, {}, []
+    for entry_id, (raw, version) in sorted(changes.items()):
+        now = current.get(entry_id)
+        try:
+            value, _score = sheet.unit.parse_outcome(raw)
+        except DomainError as error:
+            errors[entry_id], typed[entry_id] = message_for(error), raw
+            continue
+        if value == (now.value if now else None):
+            continue
+        if value == ABSENT and not confirmed_absent:
+            to_confirm.append(entry_id)
+            continue
+        try:
+            sheet.save_outcome(entry_id, raw, version, actor, acting_for)
+            saved += 1
+        except DomainError as error:
+            if error.code == 'unknown_entry':
+                continue
+            errors[entry_id] = message_for(error)
+            if error.code not in ('stale', 'submitted'):
+                typed[entry_id] = raw
+    return saved, errors, typed, to_confirm
+
+
+@bp.route('/<int:unit_id>', methods=['POST'])
+@internal_assessment_required
+def save_page(unit_id):
+    """The Save button: the whole page at once, for browsers without JavaScript."""
+    sheet = marksheet_for(unit_id)
+    options = marksheet_options(request.form)
+    if sheet.submission() is not None:
+        from blueprints.samples import apply_sample_ticks
+        apply_sample_ticks(sheet, request.form)
+        return redirect(url_for('.marksheet', unit_id=unit_id, **options), 303)
+    actor, acting_for = acting_ids()
+    saved, errors, typed, to_confirm = apply_form(sheet, request.form, actor, acting_for,
+                                                  bool(request.form.get('confirm_absent')))
+    if to_confirm:
+        entries = list(sheet.entries().where(Entry.id.in_(to_confirm)))
+        return render('internal_assessment/confirm_absent.html', sheet=sheet, unit=sheet.unit,
+                      form=request.form, entries=entries, options=options)
+    if saved:
+        flash(ngettext('%(num)s outcome saved.', '%(num)s outcomes saved.', saved))
+    if errors:
+        return marksheet_page(sheet, options, errors, typed, status=422)
+    if request.form.get('close'):
+        return redirect(url_for('.overview'), 303)
+    return redirect(url_for('.marksheet', unit_id=unit_id, **options), 303)
+
+
+def replay(pending, account):
+    """Save what was sent when the session had expired; returns where to go."""
+    unit_id = (pending.get('view_args') or {}).get('unit_id')
+    unit = access.permitted_units().where(Unit.id == unit_id).get_or_none()
+    if unit is None:
+        return None
+    sheet = Marksheet(account.centre, unit)
+    saved, errors, _typed, _absent = apply_form(sheet, MultiDict(pending['form']), account, None, True)
+    if saved:
+        flash(ngettext('Your change made before signing in again was saved (%(num)s outcome).',
+                       'Your changes made before signing in again were saved (%(num)s outcomes).',
+                       saved))
+    for message in errors.values():
+        flash(message, 'error')
+    return url_for('.marksheet', unit_id=unit.id)
+
+
+# --- Paste from a spreadsheet, and CSV export --------------------------------
+
+def parse_sheet(sheet, text):
+    """Read pasted or uploaded rows of candidate number and outcome.
+    Returns rows of dicts with the problem, if any, of each."""
+    entries = {e.candidate.number: e for e in sheet.entries().select(Entry, Candidate).join(Candidate)}
+    current = {o.entry_id: o for o in Outcome.select().join(Entry).where(
+        Entry.centre == sheet.centre, Entry.unit == sheet.unit)}
+    rows, seen = [], {}
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        delimiter = '\t' if '\t' in line else (';' if ';' in line and ',' not in line else ',')
+        cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter), [])]
+        cells = [c for c in cells if c != '']
+        if not cells:
+            continue
+        number, raw = cells[0], (cells[-1] if len(cells) > 1 else '')
+        if line_no == 1 and not number.isdigit():
+            continue  # a heading row
+        row = {'line': line_no, 'number': number[:20], 'raw': raw[:40], 'entry': None,
+               'value': None, 'score': None, 'current': None, 'problem': None}
+        entry = entries.get(number.zfill(4) if number.isdigit() else number)
+        if entry is None:
+            row['problem'] = _('Candidate %(number)s is not on this marksheet.', number=number[:20])
+        elif entry.id in seen:
+            row['problem'] = _('Candidate %(number)s appears again (first on line %(line)s): this line is not used.',
+                               number=entry.candidate.number, line=seen[entry.id])
+        elif not raw or len(cells) < 2:
+            row['problem'] = _('No outcome given.')
+        else:
+            row['entry'] = entry
+            row['current'] = current.get(entry.id)
+            seen[entry.id] = line_no
+            try:
+                row['value'], row['score'] = sheet.unit.parse_outcome(raw)
+            except DomainError as error:
+                row['problem'] = message_for(error)
+        if entry is not None and row['entry'] is None and row['problem'] is None:
+            row['entry'] = entry
+        rows.append(row)
+    return rows
+
+
+def pasted_text():
+    upload = request.files.get('file')
+    if upload and upload.filename:
+        data = upload.read(MAX_PASTE_BYTES + 1)
+        if len(data) > MAX_PASTE_BYTES:
+            return None, _('That file is too large: the limit is 512 KB.')
+        for encoding in ('utf-8-sig', 'cp1252'):
+            try:
+                return data.decode(encoding), None
+            except UnicodeDecodeError:
+                continue
+    text = request.form.get('sheet', '')
+    if len(text) > MAX_PASTE_BYTES:
+        return None, _('That is too much to paste at once: the limit is 512 KB.')
+    return text, None
+
+
+@bp.route('/<int:unit_id>/paste', methods=['GET', 'POST'])
+@internal_assessment_required
+def paste(unit_id):
+    """Paste rows from a spreadsheet (or upload a CSV): preview, then save all at once."""
+    sheet = marksheet_for(unit_id)
+    if sheet.submission() is not None:
+        flash(message_for(DomainError('submitted')), 'error')
+        return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+    if request.method == 'GET':
+        return render('internal_assessment/paste.html', sheet=sheet, unit=sheet.unit, rows=None, text='')
+    text, error = pasted_text()
+    rows = parse_sheet(sheet, text) if text else []
+    usable = [r for r in rows if r['problem'] is None
+              and (r['current'].value if r['current'] else None) != r['value']]
+    if request.form.get('confirm') and not error:
+        actor, acting_for = acting_ids()
+        try:
+            saved = sheet.save_many([(r['entry'].id, r['value'], r['score']) for r in usable],
+                                    actor, acting_for)
+        except DomainError as failure:
+            flash(message_for(failure), 'error')
+            return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+        flash(ngettext('%(num)s outcome saved from the pasted rows.',
+                       '%(num)s outcomes saved from the pasted rows.', saved))
+        return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+    if not rows and not error:
+        error = _('Nothing to read: paste rows of candidate number and outcome.')
+    return render('internal_assessment/paste.html', sheet=sheet, unit=sheet.unit, rows=rows,
+                  usable=usable, text=text or '', error=error, status=422 if error else 200)
+
+
+def spreadsheet_safe(text):
+    """Stop a name being read as a formula when the CSV is opened."""
+    return "'" + text if text[:1] in ('=', '+', '-', '@', '\t', '\r') else text
+
+
+@bp.route('/<int:unit_id>/export.csv')
+@internal_assessment_required
+def export(unit_id):
+    """The marksheet as CSV, in candidate-number order."""
+    sheet = marksheet_for(unit_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_('Candidate No'), _('Surname'), _('Forename'), _('Teaching group'), _('Outcome')])
+    for entry in sheet.report_rows():
+        writer.writerow([entry.candidate.number, spreadsheet_safe(entry.candidate.surname),
+                         spreadsheet_safe(entry.candidate.forename),
+                         spreadsheet_safe(entry.teaching_group),
+                         outcome_label(entry.outcome.value) if entry.outcome else ''])
+    name = re.sub(r'[^A-Za-z0-9]+', '_', f'{sheet.centre.number}_{sheet.unit.code}')
+    return current_app.response_class(
+        out.getvalue(), mimetype='text/csv',
+        headers={'Content-Disposition': f'attachment; filename="{name}.csv"'})
+
+
+# --- Submission --------------------------------------------------------------
+
+@bp.route('/<int:unit_id>/submit', methods=['GET', 'POST'])
+@internal_assessment_required
+def submit(unit_id):
+    """Preview the sample and confirm; submitting happens once, however often asked."""
+    sheet = marksheet_for(unit_id)
+    if request.method == 'POST':
+        actor, acting_for = acting_ids()
+        try:
+            submission, created = sheet.submit(actor, acting_for)
+        except DomainError as error:
+            flash(message_for(error), 'error')
+            return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+        if created:
+            flash(_('All outcomes submitted. The sample has been generated: the candidates '
+                    'ticked in the Sample column are the ones the moderator needs.'))
+        else:
+            flash(_('These outcomes had already been submitted (%(who)s). Nothing was changed.',
+                    who=submission.submitted_by.username))
+        return redirect(url_for('.marksheet', unit_id=unit_id, show='samples'), 303)
+    if sheet.submission() is not None:
+        return redirect(url_for('.marksheet', unit_id=unit_id, show='samples'), 303)
+    done, total = sheet.counts()
+    return render('internal_assessment/submit.html', sheet=sheet, unit=sheet.unit,
+                  done=done, total=total, preview=sheet.preview_sample(),
+                  ranked_count=len(sheet.ranked_outcomes()))
+
+
+@bp.route('/guide')
+@internal_assessment_required
+def guide():
+    """INTERNAL ASSESSMENT MANUAL and STEP-BY-STEP GUIDE."""
+    return render('internal_assessment/guide.html')

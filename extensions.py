@@ -1,0 +1,23 @@
+"""Extensions as module singletons, bound to the app in `create_app`."""
+from flask import request, session
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+babel = Babel()
+csrf = CSRFProtect()
+htmx = HTMX()
+login_manager = LoginManager()
+
+LANGUAGES = ('en', 'cy')
+
+
+def select_locale():
+    """The page's language: the session's choice (English | Cymraeg switch),
+    else the signed-in account's preference, else the browser's."""
+    if session.get('lang') in LANGUAGES:
+        return session['lang']
+    if current_user and getattr(current_user, 'is_authenticated', False):
+        return current_user.language
+    return request.accept_languages.best_match(LANGUAGES) or 'en'

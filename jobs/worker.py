@@ -1,0 +1,37 @@
+"""The RQ worker (Procfile `worker`): builds the app once, preloads
+WeasyPrint before forking, runs the scheduler for retries, and sweeps
+jobs that were recorded while Redis was away."""
+import threading
+import time
+
+import weasyprint  # noqa: F401  preloaded so each forked job starts fast
+from redis import Redis
+from rq import Queue, Worker
+
+import jobs
+from app import create_app
+
+SWEEP_SECONDS = 30
+
+
+def sweep_forever(app):
+    while True:
+        with jobs.app_context():
+            try:
+                jobs.sweep()
+            except Exception:  # Redis or the database away: try again later
+                jobs.log.exception('sweep failed')
+        time.sleep(SWEEP_SECONDS)
+
+
+def main():
+    app = create_app()
+    jobs._worker_app = app
+    connection = Redis.from_url(app.config['REDIS_URL'])
+    threading.Thread(target=sweep_forever, args=(app,), daemon=True).start()
+    Worker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(
+        with_scheduler=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,801 @@
+"""The domain of SPEC.md section 2, in peewee. Knows nothing of Flask.
+
+Invariants live in constraints (one outcome per entry, one submission per
+centre and unit, one sample row per entry, unique case-folded usernames);
+read-then-write work goes through `writing()`, and every change of data
+writes an `AuditLog` row in the same transaction.
+"""
+import datetime
+import json
+import re
+
+from peewee import (BooleanField, CharField, Check, DatabaseProxy, DateField,
+                    DateTimeField, ForeignKeyField, IntegerField,
+                    IntegrityError, Model, SqliteDatabase, TextField, fn, JOIN,
+                    Case)
+
+db = DatabaseProxy()
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def writing():
+    """A read-then-write transaction: IMMEDIATE on SQLite, so concurrent
+    writers queue on the busy timeout instead of failing (QUALITY REL-1)."""
+    if isinstance(db.obj, SqliteDatabase):
+        return db.atomic('IMMEDIATE')
+    return db.atomic()
+
+
+def lock_marksheet(centre_id, unit_id):
+    """Serialise saves and submission of one centre's unit (REL-3).
+    SQLite's IMMEDIATE transaction already holds the only write lock."""
+    if not isinstance(db.obj, SqliteDatabase):
+        db.execute_sql('SELECT pg_advisory_xact_lock(%s, %s)',
+                       (centre_id, unit_id))
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+# --- Board reference data -------------------------------------------------
+
+# Facilities an administrator can grant to a secondary account (SPEC 2).
+# Coursework Marks facilities open a suite's units, all or chosen ones.
+FACILITIES = [
+    ('FAQ', 'FAQ', None),
+    ('RESOURCES', 'Resources PDF download', None),
+    ('PAST_PAPERS', 'Past Papers / Marking Schemes', None),
+    ('CIRCULARS', 'Circulars', None),
+    ('ITEM_LEVEL_DATA', 'Item Level Data', None),
+    ('ACCESS_ARRANGEMENTS', 'Access Arrangements Online / Modified Papers', None),
+    ('GCE_NOMINATED_TEXTS', 'GCE English Nominated Texts', None),
+    ('GCSE_SCIENCE', 'GCSE Science Assessment', None),
+    ('CW_GCE', 'Coursework Marks (GCE)', 'GCE'),
+    ('CW_GCSE', 'Coursework Marks (GCSE)', 'GCSE'),
+    ('CW_FUNCTIONAL_SKILLS', 'Coursework Marks (FUNCTIONAL SKILLS)', 'FUNCTIONAL SKILLS'),
+    ('CW_ENTRY_PATHWAYS', 'Coursework Marks (ENTRY PATHWAYS)', 'ENTRY PATHWAYS'),
+    ('CW_WELSH_BAC', 'Coursework Marks (WELSH BAC)', 'WELSH BAC'),
+    ('CW_ENTRY_LEVEL', 'Coursework Marks (ENTRY LEVEL)', 'ENTRY LEVEL'),
+    ('CW_LEVEL_3', 'Coursework Marks (LEVEL 3 APPLIED)', 'LEVEL 3'),
+    ('CW_VOCATIONAL', 'Coursework Marks (VOCATIONAL AWARDS)', 'VOCATIONAL AWARDS'),
+    ('CW_MODERN_LANGUAGES', 'Coursework Marks (MODERN LANGUAGES)', 'MODERN LANGUAGES'),
+    ('CW_WORK_WELSH', 'Coursework Marks (WORK WELSH)', 'WORK WELSH'),
+    ('CW_HSCCC', 'Coursework Marks (HSCCC)', 'HSCCC'),
+]
+PRIMARY_ONLY_FACILITIES = ['ENTRY_UPLOAD', 'POST_RESULTS', 'ACCOUNT_ADMIN']
+SUITES = [suite for _, _, suite in FACILITIES if suite]
+SUITE_FACILITY = {suite: code for code, _, suite in FACILITIES if suite}
+
+GRADES = {'P': ('Pass', 1), 'M': ('Merit', 2), 'D': ('Distinction', 3)}
+ABSENT = 'A'
+ABSENT_SCORE = -1
+GRADE_WORDS = {'P': 'P', 'PASS': 'P', 'M': 'M', 'MERIT': 'M',
+               'D': 'D', 'DISTINCTION': 'D', 'DIST': 'D',
+               'A': ABSENT, 'ABS': ABSENT, 'ABSENT': ABSENT}
+
+ACCOUNT_KINDS = ('administrator', 'user', 'moderator', 'staff')
+LANGUAGES = ('en', 'cy')
+
+
+class DomainError(Exception):
+    """A refusal the user must be told about: `code` names the message,
+    `params` fill it in. Views translate; models stay language-free."""
+
+    def __init__(self, code, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+# --- Centres and accounts ---------------------------------------------------
+
+class Centre(BaseModel):
+    number = CharField(max_length=5, unique=True,
+                       constraints=[Check("length(number) = 5")])
+    name = CharField(max_length=200)
+    head_of_centre = CharField(max_length=200, default='')
+    telephone = CharField(max_length=40, default='')
+    eo_name = CharField(max_length=200, default='')
+    eo_email = CharField(max_length=254, default='')
+    post_results_email = CharField(max_length=254, null=True)
+
+    @staticmethod
+    def number_is_valid(number):
+        return bool(re.fullmatch(r'\d{5}', number or ''))
+
+
+class Account(BaseModel):
+    # Stored upper-cased: the unique index makes usernames case-insensitive.
+    username = CharField(max_length=40, unique=True)
+    kind = CharField(max_length=20, constraints=[
+        Check("kind IN ('administrator', 'user', 'moderator', 'staff')")])
+    centre = ForeignKeyField(Centre, null=True, backref='accounts',
+                             on_delete='RESTRICT')
+    password_hash = CharField(max_length=255, default='')
+    contact_name = CharField(max_length=200, default='')
+    job_title = CharField(max_length=200, default='')
+    email = CharField(max_length=254, default='')
+    postal_address = TextField(default='')  # moderators: where samples go
+    language = CharField(max_length=2, default='en',
+                         constraints=[Check("language IN ('en', 'cy')")])
+    active = BooleanField(default=True)
+    # Bumped to end every session of the account at its next request.
+    session_epoch = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        constraints = [Check(
+            "(kind IN ('administrator', 'user') AND centre_id IS NOT NULL) OR "
+            "(kind IN ('moderator', 'staff') AND centre_id IS NULL)")]
+
+    @staticmethod
+    def username_form_error(kind, username, centre_number=None):
+        """None if `username` has the form its kind needs (SPEC 1), else a code."""
+        name = (username or '').upper()
+        if kind == 'administrator':
+            ok = name == centre_number
+        elif kind == 'user':
+            ok = bool(re.fullmatch(re.escape(centre_number or '-') + r'[A-Z0-9]{1,3}', name))
+        else:
+            ok = bool(re.fullmatch(r'[A-Z][A-Z0-9._-]{2,39}', name))
+        return None if ok else 'username_form'
+
+    # What Flask-Login expects of a user, without importing it here.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return f'{self.id}:{self.session_epoch}'
+
+    @classmethod
+    def by_username(cls, username):
+        return cls.get_or_none(cls.username == (username or '').strip().upper())
+
+    @property
+    def is_centre_account(self):
+        return self.kind in ('administrator', 'user')
+
+    @property
+    def is_administrator(self):
+        return self.kind == 'administrator'
+
+    def permitted_units(self):
+        """The units this account may open, as a query (SPEC 2, facilities)."""
+        if self.kind == 'administrator':
+            return Unit.select()
+        if self.kind != 'user':
+            return Unit.select().where(False)
+        all_suites = [SUITE_FACILITY_SUITE[g.facility]
+                      for g in self.facility_grants
+                      if g.facility in SUITE_FACILITY_SUITE and g.all_papers]
+        chosen = UnitGrant.select(UnitGrant.unit).where(UnitGrant.account == self)
+        return Unit.select().where(Unit.suite.in_(all_suites) | Unit.id.in_(chosen))
+
+    def may_use_internal_assessment(self):
+        if self.kind == 'administrator':
+            return True
+        return self.kind == 'user' and any(
+            g.facility in SUITE_FACILITY_SUITE for g in self.facility_grants)
+
+
+SUITE_FACILITY_SUITE = {code: suite for code, _, suite in FACILITIES if suite}
+
+
+class FacilityGrant(BaseModel):
+    account = ForeignKeyField(Account, backref='facility_grants', on_delete='CASCADE')
+    facility = CharField(max_length=40)
+    all_papers = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((('account', 'facility'), True),)
+
+
+# --- Series, units, candidates, entries ------------------------------------
+
+class Series(BaseModel):
+    name = CharField(max_length=200, unique=True)
+    results_day = DateField(null=True)
+    position = IntegerField(default=0)
+
+
+class Unit(BaseModel):
+    series = ForeignKeyField(Series, backref='units', on_delete='RESTRICT')
+    code = CharField(max_length=20)
+    title = CharField(max_length=200)
+    suite = CharField(max_length=40)
+    scheme = CharField(max_length=10, default='grades',
+                       constraints=[Check("scheme IN ('grades', 'marks')")])
+    max_mark = IntegerField(null=True)
+    deadline = DateField(null=True)
+    e_submission = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((('series', 'code'), True),)
+        constraints = [Check("scheme = 'grades' OR max_mark >= 1")]
+
+    @property
+    def full_title(self):
+        return f'{self.series.name} {self.title} ({self.code})'
+
+    def parse_outcome(self, raw):
+        """(value, score) for what a teacher typed or chose, '' meaning none.
+        Raises DomainError when the value is not in the unit's scheme."""
+        text = (raw or '').strip().upper()
+        if not text:
+            return None, None
+        if GRADE_WORDS.get(text) == ABSENT:
+            return ABSENT, ABSENT_SCORE
+        if self.scheme == 'grades':
+            code = GRADE_WORDS.get(text)
+            if code is None:
+                raise DomainError('not_a_grade', value=raw.strip()[:40])
+            return code, GRADES[code][1]
+        if not re.fullmatch(r'-?\d+', text):
+            raise DomainError('not_a_mark', value=raw.strip()[:40], maximum=self.max_mark)
+        mark = int(text)
+        if not 0 <= mark <= self.max_mark:
+            raise DomainError('mark_out_of_range', value=mark, maximum=self.max_mark)
+        return str(mark), mark
+
+
+class UnitGrant(BaseModel):
+    """A unit a secondary account may open when its suite's facility is
+    granted without 'All papers'."""
+    account = ForeignKeyField(Account, backref='unit_grants', on_delete='CASCADE')
+    unit = ForeignKeyField(Unit, on_delete='CASCADE')
+
+    class Meta:
+        indexes = ((('account', 'unit'), True),)
+
+
+class Candidate(BaseModel):
+    centre = ForeignKeyField(Centre, backref='candidates', on_delete='RESTRICT')
+    number = CharField(max_length=4, constraints=[Check("length(number) = 4")])
+    surname = CharField(max_length=100)
+    forename = CharField(max_length=100)
+    dob = DateField(null=True)
+    uci = CharField(max_length=13, null=True)
+
+    class Meta:
+        indexes = ((('centre', 'number'), True),)
+
+    @property
+    def display_name(self):
+        return f'{self.surname.upper()}: {self.forename.upper()}'
+
+    @staticmethod
+    def uci_is_valid(uci):
+        """The 13th character of a UCI is a check letter: the weighted sum of
+        the first twelve (weights 13..2, letters A=10..) mod 17, as JCQ's."""
+        if not uci or not re.fullmatch(r'[0-9A-Z]{12}[A-Z]', uci):
+            return False
+        values = [int(c, 36) for c in uci[:12]]
+        total = sum(v * w for v, w in zip(values, range(13, 1, -1)))
+        return 'ABCDEFGHKLMRTVXYZ'[total % 17] == uci[12]
+
+
+class Entry(BaseModel):
+    """A candidate entered for a unit. The centre is copied from the
+    candidate so that every marksheet query filters on one indexed column."""
+    candidate = ForeignKeyField(Candidate, backref='entries', on_delete='RESTRICT')
+    unit = ForeignKeyField(Unit, backref='entries', on_delete='RESTRICT')
+    centre = ForeignKeyField(Centre, on_delete='RESTRICT')
+    teaching_group = CharField(max_length=20, default='')
+    processed = BooleanField(default=True)  # only processed entries are marked
+
+    class Meta:
+        indexes = ((('candidate', 'unit'), True), (('centre', 'unit'), False))
+
+
+class Outcome(BaseModel):
+    """The grade, mark or Absent recorded for an entry. `version` grows on
+    every change so that a save made on a stale row can be refused."""
+    entry = ForeignKeyField(Entry, unique=True, backref='outcomes', on_delete='CASCADE')
+    value = CharField(max_length=4)
+    score = IntegerField()  # ranks outcomes: Absent -1, P/M/D 1/2/3, marks as is
+    version = IntegerField(default=1)
+    entered_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    entered_at = DateTimeField(default=utcnow)
+
+
+class Submission(BaseModel):
+    centre = ForeignKeyField(Centre, on_delete='RESTRICT')
+    unit = ForeignKeyField(Unit, on_delete='RESTRICT')
+    submitted_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    submitted_at = DateTimeField(default=utcnow)
+    candidates = IntegerField()
+
+    class Meta:
+        indexes = ((('centre', 'unit'), True),)
+
+
+SAMPLE_REASONS = ('all', 'highest', 'lowest', 'spread', 'grade', 'group',
+                  'centre', 'substitute', 'moderator')
+SYSTEM_REASONS = ('all', 'highest', 'lowest', 'spread', 'grade', 'group')
+
+
+class SampleMember(BaseModel):
+    entry = ForeignKeyField(Entry, unique=True, backref='sample', on_delete='CASCADE')
+    reason = CharField(max_length=20)
+    detail = CharField(max_length=100, default='')  # the grade or group covered
+    added_by = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
+    added_at = DateTimeField(default=utcnow)
+    substitute_for = ForeignKeyField('self', null=True, on_delete='RESTRICT')
+    work_missing = BooleanField(default=False)  # incomplete or lost work
+
+    @property
+    def chosen_by_system(self):
+        return self.reason in SYSTEM_REASONS
+
+
+class ModeratorAssignment(BaseModel):
+    centre = ForeignKeyField(Centre, on_delete='CASCADE')
+    unit = ForeignKeyField(Unit, on_delete='CASCADE')
+    moderator = ForeignKeyField(Account, on_delete='RESTRICT')
+
+    class Meta:
+        indexes = ((('centre', 'unit'), True),)
+
+
+class CandidateFile(BaseModel):
+    entry = ForeignKeyField(Entry, backref='files', on_delete='RESTRICT')
+    original_name = CharField(max_length=255)
+    stored_name = CharField(max_length=255, unique=True)
+    size = IntegerField()
+    sha256 = CharField(max_length=64)
+    new_version = BooleanField(default=False)  # uploaded after the deadline
+    uploaded_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    uploaded_at = DateTimeField(default=utcnow)
+
+
+class ExplanatoryNote(BaseModel):
+    centre = ForeignKeyField(Centre, on_delete='CASCADE')
+    unit = ForeignKeyField(Unit, on_delete='CASCADE')
+    original_name = CharField(max_length=255)
+    stored_name = CharField(max_length=255, unique=True)
+    size = IntegerField()
+    uploaded_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    uploaded_at = DateTimeField(default=utcnow)
+
+
+class ModeratorReport(BaseModel):
+    centre = ForeignKeyField(Centre, on_delete='CASCADE')
+    unit = ForeignKeyField(Unit, on_delete='CASCADE')
+    moderator = ForeignKeyField(Account, on_delete='RESTRICT')
+    body = TextField(default='')
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('centre', 'unit'), True),)
+
+
+REQUEST_KINDS = ('eo_change', 'outcome_amendment', 'file_deletion',
+                 'e_submission_opt_out', 'entry')
+
+
+class Request(BaseModel):
+    """Work for helpline staff (SPEC 2, Requests), with a status history."""
+    kind = CharField(max_length=30)
+    centre = ForeignKeyField(Centre, on_delete='CASCADE')
+    unit = ForeignKeyField(Unit, null=True, on_delete='CASCADE')
+    status = CharField(max_length=20, default='pending')
+    details = TextField(default='{}')  # JSON
+    created_by = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
+    created_at = DateTimeField(default=utcnow)
+
+
+class RequestEvent(BaseModel):
+    request = ForeignKeyField(Request, backref='events', on_delete='CASCADE')
+    status = CharField(max_length=20)
+    note = TextField(default='')
+    by = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
+    at = DateTimeField(default=utcnow)
+
+
+class AuditLog(BaseModel):
+    """Append-only: who (and as whom), what, before, after, when."""
+    at = DateTimeField(default=utcnow, index=True)
+    actor = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
+    acting_for = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
+    centre = ForeignKeyField(Centre, null=True, on_delete='RESTRICT')
+    action = CharField(max_length=40)
+    target = CharField(max_length=100, default='')
+    before = TextField(default='')
+    after = TextField(default='')
+
+    @classmethod
+    def record(cls, actor, action, target='', before=None, after=None,
+               centre=None, acting_for=None):
+        return cls.create(actor=actor, acting_for=acting_for, centre=centre,
+                          action=action, target=target,
+                          before=json.dumps(before) if before is not None else '',
+                          after=json.dumps(after) if after is not None else '')
+
+
+class Outbox(BaseModel):
+    """Every e-mail the product sends, written with its cause (SPEC 3.11)."""
+    key = CharField(max_length=100, unique=True)  # idempotency
+    to = CharField(max_length=254)
+    subject = CharField(max_length=255)
+    body = TextField()
+    language = CharField(max_length=2, default='en')
+    state = CharField(max_length=20, default='queued')
+    attempts = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+
+class Job(BaseModel):
+    """Background work we track ourselves (RQ forgets results after 500 s).
+    Written in the same transaction as its cause, enqueued after commit;
+    `enqueued_at` stays empty while Redis is away, for the sweeper."""
+    kind = CharField(max_length=40)
+    args = TextField(default='{}')  # JSON
+    status = CharField(max_length=20, default='queued')  # queued started finished failed
+    progress = IntegerField(default=0)
+    error = TextField(default='')
+    result_path = CharField(max_length=255, default='')
+    centre = ForeignKeyField(Centre, null=True, on_delete='CASCADE')
+    account = ForeignKeyField(Account, null=True, on_delete='CASCADE')
+    language = CharField(max_length=2, default='en')
+    attempts = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    enqueued_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+    @property
+    def arguments(self):
+        return json.loads(self.args)
+
+
+MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
+          Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
+          CandidateFile, ExplanatoryNote, ModeratorReport, Request,
+          RequestEvent, AuditLog, Outbox, Job]
+
+
+# --- The marksheet: one centre's entries for one unit ------------------------
+
+def sample_size(n):
+    """OCR's and Pearson's table over non-absent candidates (SPEC 3.4)."""
+    if n <= 15:
+        return n
+    if n <= 100:
+        return 15
+    if n <= 200:
+        return 20
+    return 25
+
+
+def choose_sample(ranked, scheme='grades'):
+    """The moderation sample, as {index into ranked: (reason, detail)}.
+
+    `ranked` holds (score, group) pairs of the non-absent candidates, best
+    first with ties in candidate-number order. The algorithm (also in
+    docs/SAMPLE.md):
+
+    1. n = len(ranked); size from `sample_size(n)`. With 15 or fewer, all.
+    2. The highest (index 0) and the lowest (index n-1) are always in.
+    3. The other size-2 places go to evenly spaced ranks:
+       round(i * (n - 1) / (size - 1)) for i in 1..size-2.
+    4. Every grade awarded (grade units), then every teaching group, must be
+       represented. For each value missing, its middle-ranked candidate
+       comes in, replacing the nearest-ranked 'spread' member whose grade and
+       group are both still represented without it; if no member can go,
+       the sample grows by one.
+    Same input, same sample.
+    """
+    n = len(ranked)
+    size = sample_size(n)
+    if n <= 15:
+        picks = {i: ('all', '') for i in range(n)}
+        if n:
+            picks[0] = ('highest', '')
+            picks[n - 1] = ('lowest', '')
+        return picks
+    picks = {0: ('highest', ''), n - 1: ('lowest', '')}
+    for i in range(1, size - 1):
+        picks.setdefault(round(i * (n - 1) / (size - 1)), ('spread', ''))
+
+    def grade_of(i):
+        return ranked[i][0] if scheme == 'grades' else None
+
+    def group_of(i):
+        return ranked[i][1] or None
+
+    for reason, key in (('grade', grade_of), ('group', group_of)):
+        values = {}
+        for i in range(n):
+            if key(i) is not None:
+                values.setdefault(key(i), []).append(i)
+        for value in sorted(values, key=lambda v: values[v][0]):
+            if any(key(i) == value for i in picks):
+                continue
+            members = values[value]
+            newcomer = members[len(members) // 2]
+
+            def replaceable(i):
+                others = [j for j in picks if j != i]
+                return (picks[i][0] == 'spread'
+                        and (grade_of(i) is None or any(grade_of(j) == grade_of(i) for j in others))
+                        and (group_of(i) is None or any(group_of(j) == group_of(i) for j in others)))
+
+            spare = sorted((i for i in picks if replaceable(i)),
+                           key=lambda i: (abs(i - newcomer), i))
+            if spare:
+                del picks[spare[0]]
+            detail = GRADES[value][0] if reason == 'grade' else value
+            picks[newcomer] = (reason, detail)
+    return picks
+
+
+class Marksheet:
+    """One centre's entries for one unit: counts, saves, submission, sample."""
+
+    PAGE_SIZE = 20
+
+    def __init__(self, centre, unit):
+        self.centre = centre
+        self.unit = unit
+
+    def entries(self):
+        return Entry.select().where(Entry.centre == self.centre,
+                                    Entry.unit == self.unit,
+                                    Entry.processed == True)  # noqa: E712
+
+    def submission(self):
+        return Submission.get_or_none(Submission.centre == self.centre,
+                                      Submission.unit == self.unit)
+
+    def counts(self):
+        """(done, total) in one query."""
+        row = (self.entries()
+               .select(fn.COUNT(Entry.id).alias('total'),
+                       fn.COUNT(Outcome.id).alias('done'))
+               .join(Outcome, JOIN.LEFT_OUTER).dicts().get())
+        return row['done'], row['total']
+
+    @staticmethod
+    def overview(centre, units):
+        """{unit_id: (done, total, submitted)} for many units in two queries."""
+        rows = (Entry.select(Entry.unit, fn.COUNT(Entry.id).alias('total'),
+                             fn.COUNT(Outcome.id).alias('done'))
+                .join(Outcome, JOIN.LEFT_OUTER)
+                .where(Entry.centre == centre, Entry.unit.in_(units),
+                       Entry.processed == True)  # noqa: E712
+                .group_by(Entry.unit).dicts())
+        submitted = {s.unit_id for s in Submission.select(Submission.unit).where(
+            Submission.centre == centre, Submission.unit.in_(units))}
+        out = {r['unit']: (r['done'], r['total'], r['unit'] in submitted) for r in rows}
+        return out
+
+    def rows(self, search='', sort='number', show='all', page=1, per_page=PAGE_SIZE, only=None):
+        """One page of the marksheet with outcome, who set it, and sample
+        membership, in one query whatever the number of candidates."""
+        EnteredBy = Account.alias()
+        query = (self.entries()
+                 .select(Entry, Candidate, Outcome, SampleMember, EnteredBy.username)
+                 .join(Candidate).switch(Entry)
+                 .join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
+                 .join(EnteredBy, JOIN.LEFT_OUTER, on=(Outcome.entered_by == EnteredBy.id),
+                       attr='entered_by').switch(Entry)
+                 .join(SampleMember, JOIN.LEFT_OUTER, attr='member'))
+        if only is not None:
+            query = query.where(Entry.id == only)
+        if search:
+            query = query.where(fn.UPPER(Candidate.surname).startswith(search.strip().upper()))
+        if show == 'marked':
+            query = query.where(Outcome.id.is_null(False))
+        elif show == 'samples':
+            query = query.where(SampleMember.id.is_null(False))
+        order = {'name': [fn.UPPER(Candidate.surname), fn.UPPER(Candidate.forename), Candidate.number],
+                 'grade': [Case(None, [(Outcome.score.is_null(), 1)], 0),
+                           Outcome.score.desc(), Candidate.number]}.get(sort, [Candidate.number])
+        query = query.order_by(*order)
+        matching = query.count()
+        if per_page:
+            query = query.paginate(page, per_page)
+        return list(query), matching
+
+    def entry(self, entry_id):
+        """An entry of this marksheet, or None (another unit or centre)."""
+        try:
+            entry_id = int(entry_id)
+        except (TypeError, ValueError):
+            return None
+        return self.entries().where(Entry.id == entry_id).get_or_none()
+
+    def save_outcome(self, entry_id, raw, version, actor, acting_for=None):
+        """Record an outcome if the row was current; returns the outcome.
+
+        Raises DomainError: 'unknown_entry', 'submitted', 'stale' (with the
+        current outcome), or a value error from `Unit.parse_outcome`."""
+        value, score = self.unit.parse_outcome(raw)
+        with writing():
+            lock_marksheet(self.centre.id, self.unit.id)
+            return self._save(entry_id, value, score, version, actor, acting_for)
+
+    def _save(self, entry_id, value, score, version, actor, acting_for):
+        entry = self.entry(entry_id)
+        if entry is None:
+            raise DomainError('unknown_entry')
+        if self.submission() is not None:
+            raise DomainError('submitted')
+        current = Outcome.get_or_none(Outcome.entry == entry)
+        if (current.version if current else 0) != version:
+            raise DomainError('stale', outcome=current, entry=entry)
+        before = current.value if current else None
+        if value == before:
+            return current
+        not_submitted = ~fn.EXISTS(Submission.select().where(
+            Submission.centre == self.centre, Submission.unit == self.unit))
+        if current is None and value is not None:
+            current = Outcome.create(entry=entry, value=value, score=score,
+                                     entered_by=acting_for or actor)
+        elif current is not None and value is None:
+            current.delete_instance()
+            current = None
+        else:
+            # AC-4: the update itself refuses a submitted unit and a stale row.
+            changed = (Outcome.update(value=value, score=score, version=Outcome.version + 1,
+                                      entered_by=acting_for or actor, entered_at=utcnow())
+                       .where(Outcome.id == current.id, Outcome.version == version, not_submitted)
+                       .execute())
+            if changed != 1:
+                raise DomainError('stale', outcome=current, entry=entry)
+            current = Outcome.get_by_id(current.id)
+        AuditLog.record(actor, 'outcome.set', f'entry:{entry.id}', before=before,
+                        after=value, centre=self.centre, acting_for=acting_for)
+        return current
+
+    def save_many(self, changes, actor, acting_for=None):
+        """Save [(entry_id, value, score)] in one transaction, regardless of
+        versions (a confirmed paste replaces what is there)."""
+        with writing():
+            lock_marksheet(self.centre.id, self.unit.id)
+            if self.submission() is not None:
+                raise DomainError('submitted')
+            existing = {o.entry_id: o for o in Outcome.select().join(Entry).where(
+                Entry.centre == self.centre, Entry.unit == self.unit)}
+            saved = 0
+            for entry_id, value, score in changes:
+                current = existing.get(entry_id)
+                version = current.version if current else 0
+                if current is None or current.value != value:
+                    self._save(entry_id, value, score, version, actor, acting_for)
+                    saved += 1
+            return saved
+
+    def ranked_outcomes(self):
+        """Entries with an outcome other than Absent, best first; ties in
+        candidate-number order."""
+        return list(self.entries()
+                    .select(Entry, Candidate, Outcome)
+                    .join(Candidate).switch(Entry).join(Outcome, attr='outcome')
+                    .where(Outcome.value != ABSENT)
+                    .order_by(Outcome.score.desc(), Candidate.number))
+
+    def preview_sample(self):
+        """[(entry, reason, detail)] that submitting now would choose."""
+        ranked = self.ranked_outcomes()
+        picks = choose_sample([(e.outcome.score, e.teaching_group) for e in ranked],
+                              self.unit.scheme)
+        return [(ranked[i], *picks[i]) for i in sorted(picks)]
+
+    def submit(self, actor, acting_for=None):
+        """Lock the outcomes and generate the sample, once. Returns
+        (submission, created). Raises DomainError('incomplete', missing=n)."""
+        with writing():
+            lock_marksheet(self.centre.id, self.unit.id)
+            existing = self.submission()
+            if existing is not None:
+                return existing, False
+            done, total = self.counts()
+            if total == 0 or done < total:
+                raise DomainError('incomplete', missing=total - done)
+            try:
+                with db.atomic():
+                    submission = Submission.create(centre=self.centre, unit=self.unit,
+                                                   submitted_by=acting_for or actor,
+                                                   candidates=total)
+            except IntegrityError:  # another process won the race
+                return self.submission(), False
+            members = self.preview_sample()
+            SampleMember.insert_many([
+                {'entry': entry.id, 'reason': reason, 'detail': detail}
+                for entry, reason, detail in members]).execute()
+            AuditLog.record(actor, 'unit.submit', f'unit:{self.unit.id}',
+                            after={'candidates': total, 'sample': len(members)},
+                            centre=self.centre, acting_for=acting_for)
+            return submission, True
+
+    def add_to_sample(self, entry_id, actor, acting_for=None):
+        with writing():
+            entry = self._sampleable(entry_id)
+            if SampleMember.get_or_none(SampleMember.entry == entry) is None:
+                SampleMember.create(entry=entry, reason='centre', added_by=acting_for or actor)
+                AuditLog.record(actor, 'sample.add', f'entry:{entry.id}', after='centre',
+                                centre=self.centre, acting_for=acting_for)
+            return entry
+
+    def remove_from_sample(self, entry_id, actor, acting_for=None):
+        """Only candidates the centre added can be taken out again."""
+        with writing():
+            entry = self._sampleable(entry_id)
+            member = SampleMember.get_or_none(SampleMember.entry == entry)
+            if member is None:
+                return entry
+            if member.reason != 'centre':
+                raise DomainError('system_sample')
+            member.delete_instance()
+            AuditLog.record(actor, 'sample.remove', f'entry:{entry.id}', before='centre',
+                            centre=self.centre, acting_for=acting_for)
+            return entry
+
+    def _sampleable(self, entry_id):
+        entry = self.entry(entry_id)
+        if entry is None:
+            raise DomainError('unknown_entry')
+        if self.submission() is None:
+            raise DomainError('not_submitted')
+        return entry
+
+    def substitute_choices(self, member_entry):
+        """The nearest higher and lower ranked candidates with an outcome,
+        not absent and not already in the sample."""
+        ranked = self.ranked_outcomes()
+        sampled = {m.entry_id for m in SampleMember.select(SampleMember.entry).join(Entry).where(
+            Entry.centre == self.centre, Entry.unit == self.unit)}
+        ids = [e.id for e in ranked]
+        if member_entry.id not in ids:
+            return []
+        at = ids.index(member_entry.id)
+        higher = next((e for e in reversed(ranked[:at]) if e.id not in sampled), None)
+        lower = next((e for e in ranked[at + 1:] if e.id not in sampled), None)
+        return [e for e in (higher, lower) if e is not None]
+
+    def substitute(self, entry_id, substitute_id, actor, acting_for=None):
+        """Mark a sampled candidate's work incomplete or lost and bring in
+        the chosen nearest candidate instead."""
+        with writing():
+            entry = self._sampleable(entry_id)
+            member = SampleMember.get_or_none(SampleMember.entry == entry)
+            if member is None or member.work_missing:
+                raise DomainError('not_in_sample')
+            if substitute_id not in [e.id for e in self.substitute_choices(entry)]:
+                raise DomainError('not_a_substitute')
+            member.work_missing = True
+            member.save()
+            SampleMember.create(entry=substitute_id, reason='substitute',
+                                substitute_for=member, added_by=acting_for or actor)
+            AuditLog.record(actor, 'sample.substitute', f'entry:{entry.id}',
+                            after={'substitute': substitute_id},
+                            centre=self.centre, acting_for=acting_for)
+
+    def moderator(self):
+        assignment = (ModeratorAssignment.select(ModeratorAssignment, Account)
+                      .join(Account)
+                      .where(ModeratorAssignment.centre == self.centre,
+                             ModeratorAssignment.unit == self.unit).get_or_none())
+        return assignment.moderator if assignment else None
+
+    def report_rows(self):
+        """Every entry in candidate-number order, for the candidate details report."""
+        return list(self.entries().select(Entry, Candidate, Outcome)
+                    .join(Candidate).switch(Entry).join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
+                    .order_by(Candidate.number))
+
+
+def grade_letter(outcome):
+    """P/M/D/A or the mark, as the candidate details report shows it."""
+    return outcome.value if outcome else ''

@@ -1,0 +1,61 @@
+"""Response headers and error pages (QUALITY HDR-1): never a debug page,
+never a 500 without a page that says what to do."""
+from flask import render_template, request, session
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from blueprints import hx_redirect, render
+from extensions import htmx
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def init_app(app):
+    app.after_request(add_headers)
+    app.register_error_handler(CSRFError, csrf_failed)
+    for status in (400, 403, 404, 405, 413, 500):
+        app.register_error_handler(status, error_page)
+
+
+def add_headers(response):
+    response.headers.setdefault('Content-Security-Policy', CSP)
+    response.headers['X-Content-Type-Options'] = 'nosniff'
+    response.headers['Referrer-Policy'] = 'same-origin'
+    response.headers['X-Frame-Options'] = 'DENY'
+    if request.is_secure:
+        response.headers['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains'
+    if response.mimetype == 'text/html':
+        response.headers.setdefault('Cache-Control', 'no-store')
+    return response
+
+
+def csrf_failed(error):
+    """A form without a valid token: usually a session that ended (SESS-4)."""
+    from flask import url_for
+    from access import ask_to_sign_in
+    if '_user_id' not in session and request.endpoint != 'auth.login':
+        return ask_to_sign_in()
+    if htmx:
+        return hx_redirect(request.headers.get('HX-Current-URL') or url_for('home.index'), 400)
+    return render('error.html', status=400, title=_('This form has expired'),
+                  message=_('The page was open too long or came from somewhere else. '
+                            'Go back, reload the page and try again; nothing was saved.'))
+
+
+ERRORS = {
+    400: (_l('Something was wrong with that request'), _l('Go back and try again.')),
+    403: (_l('Not available to this account'), _l('Your account does not have access to this page. '
+          'Ask your exams officer if you need it.')),
+    404: (_l('Page not found'), _l('The page does not exist, or your account cannot open it.')),
+    405: (_l('Not allowed'), _l('That action cannot be done from here.')),
+    413: (_l('Too large'), _l('What you sent is larger than this page accepts. Nothing was saved.')),
+    500: (_l('Something went wrong on our side'), _l('Nothing was saved. Please try again; if it '
+          'keeps happening, contact the helpline.')),
+}
+
+
+def error_page(error):
+    status = getattr(error, 'code', 500) or 500
+    title, message = ERRORS.get(status, ERRORS[500])
+    return render('error.html', status=status, title=title, message=message)
