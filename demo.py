@@ -2,8 +2,7 @@
 import datetime
 import random
 
-from argon2 import PasswordHasher
-
+import passwords
 from models import (Account, Candidate, Centre, Entry, FacilityGrant,
                     ModeratorAssignment, Outcome, Series, Unit, UnitGrant, db)
 
@@ -15,7 +14,6 @@ FORENAMES = ['DWAYNE', 'JOE', 'THERESA', 'JUSTIN', 'ANITA', 'KERRY', 'MONA', 'XA
              'CHESTER', 'LOIS', 'SUE', 'ANNE', 'BESS', 'CELIA', 'MIKE', 'TIM', 'LISA',
              'POLLY', 'MISTY', 'NEIL', 'SONNY', 'DENNIS', 'SIONED', 'RHYS', 'CERYS', 'DYLAN',
              'ELIN', 'GARETH', 'NIA', 'OWAIN', 'SIAN', 'TOMOS']
-_hasher = PasswordHasher()
 
 
 def make_centre(number, name, **fields):
@@ -26,7 +24,7 @@ def make_account(username, kind, password, centre=None, grants=(), units=(), **f
     """An account; `grants` are facility codes ('CW_LEVEL_3', ...) with All
     papers, `units` are units granted one by one."""
     account = Account.create(username=username.upper(), kind=kind, centre=centre,
-                             password_hash=_hasher.hash(password), **fields)
+                             password_hash=passwords.hash_password(password), **fields)
     for code in grants:
         FacilityGrant.create(account=account, facility=code, all_papers=True)
     for unit in units:

@@ -74,6 +74,7 @@ SUITE_FACILITY = {suite: code for code, _, suite in FACILITIES if suite}
 
 GRADES = {'P': ('Pass', 1), 'M': ('Merit', 2), 'D': ('Distinction', 3)}
 ABSENT = 'A'
+GRADE_OF_SCORE = {score: code for code, (_, score) in GRADES.items()}
 ABSENT_SCORE = -1
 GRADE_WORDS = {'P': 'P', 'PASS': 'P', 'M': 'M', 'MERIT': 'M',
                'D': 'D', 'DISTINCTION': 'D', 'DIST': 'D',
@@ -534,7 +535,7 @@ def choose_sample(ranked, scheme='grades'):
                            key=lambda i: (abs(i - newcomer), i))
             if spare:
                 del picks[spare[0]]
-            detail = GRADES[value][0] if reason == 'grade' else value
+            detail = GRADE_OF_SCORE[value] if reason == 'grade' else value
             picks[newcomer] = (reason, detail)
     return picks
 

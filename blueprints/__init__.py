@@ -81,7 +81,7 @@ SAMPLE_REASONS = {
 def reason_label(reason, detail=''):
     """Why a candidate is in the sample, in the page's language."""
     if reason == 'grade':
-        detail = outcome_label({'Pass': 'P', 'Merit': 'M', 'Distinction': 'D'}.get(detail, detail))
+        detail = outcome_label(detail)
     return str(SAMPLE_REASONS.get(reason, reason)) % {'detail': detail}
 
 

@@ -185,7 +185,7 @@ def replay(pending, account):
                        saved))
     for message in errors.values():
         flash(message, 'error')
-    return url_for('.marksheet', unit_id=unit.id)
+    return url_for('internal_assessment.marksheet', unit_id=unit.id)
 
 
 # --- Paste from a spreadsheet, and CSV export --------------------------------

@@ -1,0 +1,169 @@
+"""Fixtures in the flaskr manner: `app`, `client`, a signed-in `as_` helper,
+and the `world` of tests/factories.py. CSRF stays ON (QUALITY AC-5): the
+client sends the token the pages carry, as htmx does.
+
+With PORTAL_TEST_DB=postgres the tests marked `db` run on a private,
+throwaway PostgreSQL cluster started here (make test does both runs)."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+from flask.testing import FlaskClient
+
+import passwords
+import storage
+from app import create_app
+from models import db
+from tests import factories
+
+POSTGRES = os.environ.get('PORTAL_TEST_DB') == 'postgres'
+PG_BIN = '/usr/lib/postgresql/15/bin'
+passwords.use_cost(time_cost=1, memory_cost=1024)  # argon2id still, just cheap
+
+
+def pytest_collection_modifyitems(config, items):
+    if POSTGRES:
+        items[:] = [item for item in items if item.get_closest_marker('db')]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def as_postgres_user(command):
+    if os.geteuid() == 0:
+        return ['runuser', '-u', 'postgres', '--'] + command
+    return command
+
+
+@pytest.fixture(scope='session')
+def postgres_server():
+    """A private PostgreSQL cluster on a free loopback port, removed afterwards."""
+    if not POSTGRES:
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix='portal-pg-')
+    if os.geteuid() == 0:
+        shutil.chown(folder, 'postgres', 'postgres')
+    data = os.path.join(folder, 'data')
+    port = free_port()
+    subprocess.run(as_postgres_user([f'{PG_BIN}/initdb', '-D', data, '-A', 'trust', '-U', 'postgres',
+                                     '-E', 'UTF8']), check=True, capture_output=True)
+    subprocess.run(as_postgres_user([f'{PG_BIN}/pg_ctl', '-D', data, '-w', '-l', os.path.join(folder, 'log'),
+                                     '-o', f'-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off',
+                                     'start']), check=True, capture_output=True)
+    try:
+        yield f'postgresql://postgres@127.0.0.1:{port}'
+    finally:
+        subprocess.run(as_postgres_user([f'{PG_BIN}/pg_ctl', '-D', data, '-m', 'fast', '-w', 'stop']),
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def admin_sql(server, sql):
+    import psycopg
+    with psycopg.connect(f'{server}/postgres', autocommit=True) as connection:
+        connection.execute(sql)
+
+
+class PortalClient(FlaskClient):
+    """Sends the CSRF token from the last page seen, like htmx's hx-headers."""
+    token = None
+
+    def open(self, *args, **kwargs):
+        method = kwargs.get('method', 'GET')
+        if method == 'POST' and self.token and kwargs.pop('csrf', True):
+            headers = dict(kwargs.pop('headers', None) or {})
+            headers.setdefault('X-CSRFToken', self.token)
+            kwargs['headers'] = headers
+        else:
+            kwargs.pop('csrf', None)
+        response = super().open(*args, **kwargs)
+        found = re.search(rb'"X-CSRFToken": "([^"]+)"', response.data or b'')
+        if found:
+            self.token = found.group(1).decode()
+        return response
+
+    def login(self, username, password=factories.PASSWORD):
+        self.get('/login')
+        return self.post('/login', data={'username': username, 'password': password})
+
+    def htmx(self, url, data=None, current=None):
+        """An htmx POST, as the marksheet's selects make."""
+        headers = {'HX-Request': 'true'}
+        if current:
+            headers['HX-Current-URL'] = current
+        return self.post(url, data=data or {}, headers=headers)
+
+
+@pytest.fixture
+def app(tmp_path, postgres_server):
+    name = None
+    if postgres_server:
+        name = 'portal_' + uuid.uuid4().hex[:12]
+        admin_sql(postgres_server, f'CREATE DATABASE {name}')
+        url = f'{postgres_server}/{name}'
+    else:
+        url = f'sqlite:///{tmp_path}/portal.db'
+    application = create_app({'TESTING': True, 'DATABASE_URL': url, 'SECRET_KEY': 'test-secret',
+                              'REPORTS_DIR': str(tmp_path / 'reports')})
+    application.test_client_class = PortalClient
+    storage.migrate()
+    yield application
+    db.close()
+    if name:
+        db.obj.close()
+        admin_sql(postgres_server, f'DROP DATABASE {name} WITH (FORCE)')
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(app):
+    with db.connection_context():
+        return factories.build_world()
+
+
+@pytest.fixture
+def as_(app, world):
+    """as_('teacher') gives a client signed in as that account of the world."""
+    def sign_in(who):
+        account = getattr(world, who)
+        client = app.test_client()
+        response = client.login(account.username)
+        assert response.status_code == 303, f'could not sign in as {who}'
+        client.get(response.location)  # as a browser would, picking up the new CSRF token
+        return client
+    return sign_in
+
+
+@pytest.fixture(scope='session')
+def redis_server():
+    """A real redis-server on a free loopback port, stopped by PID."""
+    binary = shutil.which('redis-server')
+    if binary is None:
+        pytest.fail('redis-server is not installed: run make test, which installs it')
+    port = free_port()
+    process = subprocess.Popen([binary, '--port', str(port), '--bind', '127.0.0.1', '--save', '',
+                                '--appendonly', 'no'], stdout=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f'redis://127.0.0.1:{port}/0'
+    process.terminate()
+    process.wait(10)
