@@ -81,9 +81,10 @@ def csrf_token(page):
 class Connection:
     """One keep-alive connection; `request()` returns (status, head, body)."""
 
-    def __init__(self, port, timeout=30):
+    def __init__(self, port, timeout=30, keep_alive=True):
         self.port = port
         self.timeout = timeout
+        self.keep_alive = keep_alive
         self.sock = None
         self.buffer = b''
 
@@ -98,6 +99,11 @@ class Connection:
             self.sock = None
 
     def request(self, raw):
+        if not self.keep_alive:
+            # A new connection for every request, so gunicorn's workers share
+            # the load (a keep-alive connection stays with one worker).
+            self.close()
+            raw = raw.replace(b'\r\n', b'\r\nConnection: close\r\n', 1)
         for attempt in (1, 2):  # a server may close an idle keep-alive connection
             if self.sock is None:
                 self._connect()

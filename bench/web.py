@@ -1,0 +1,160 @@
+"""The full-stack benchmarks on gunicorn: P-1 (grade save), P-2 (save
+response size), P-4 (marksheet pages), each against /bench/bare."""
+import itertools
+import re
+
+from bench.httpclient import (BenchError, Browser, Connection, get_request, load,
+                              new_session_cookie, post_request)
+
+ROW_RE = re.compile(rb'<tr id="entry-(\d+)".*?</tr>', re.S)
+VERSION_RE = re.compile(rb'name="version-(\d+)" value="(\d+)"')
+SELECTED_RE = re.compile(rb'<option value="([PMDA])" selected>')
+import os
+KEEP_ALIVE = os.environ.get("KA") == "1"
+
+
+def rows_state(html):
+    """{entry_id: [version, value]} from marksheet rows (page or save response)."""
+    state = {}
+    for match in ROW_RE.finditer(html):
+        row = match.group(0)
+        version = VERSION_RE.search(row)
+        if version is None:  # a submitted marksheet has no inputs
+            continue
+        selected = SELECTED_RE.search(row)
+        state[int(match.group(1))] = [int(version.group(2)),
+                                      selected.group(1).decode() if selected else None]
+    return state
+
+
+class Client:
+    """A signed-in teacher on the running server: cookie, token, unit."""
+
+    def __init__(self, port, username, password, unit_id):
+        self.port, self.unit_id = port, unit_id
+        self.browser = Browser(port).sign_in(username, password)
+        self.cookie = self.browser.session_cookie
+        self.token = self.browser.csrf
+        self.marksheet_path = f'/internal-assessment/{unit_id}'
+
+    def marksheet_state(self):
+        status, page = self.browser.get(self.marksheet_path + '?rows=all')
+        if status != 200:
+            raise BenchError(f'marksheet answered {status}')
+        state = rows_state(page.encode())
+        if not state:
+            raise BenchError('no editable rows on the marksheet (submitted already?)')
+        return state
+
+    def save_request(self, entry_id, value, version, cookie):
+        body = f'value-{entry_id}={value}&version-{entry_id}={version}'.encode()
+        return post_request(
+            f'{self.marksheet_path}/entries/{entry_id}', body, cookie,
+            headers=('HX-Request: true', f'HX-Target: entry-{entry_id}',
+                     f'HX-Trigger-Name: value-{entry_id}',
+                     f'HX-Current-URL: http://127.0.0.1:{self.port}{self.marksheet_path}',
+                     f'X-CSRFToken: {self.token}'))
+
+
+class SaveWorker:
+    """One thread's grade saves: cycles over its own entries, alternating
+    Pass and Merit, always sending the version the last answer showed."""
+
+    def __init__(self, client, state):
+        self.client = client
+        self.state = state            # {entry_id: [version, value]}, this thread's only
+        self.order = itertools.cycle(sorted(state))
+        self.conn = Connection(client.port, keep_alive=KEEP_ALIVE)
+        self.cookie = client.cookie
+        self.noop = 0
+        self.conflicts = 0
+
+    def __call__(self):
+        entry_id = next(self.order)
+        version, value = self.state[entry_id]
+        new = 'M' if value == 'P' else 'P'
+        status, head, body = self.conn.request(
+            self.client.save_request(entry_id, new, version, self.cookie))
+        self.cookie = new_session_cookie(head, self.cookie)
+        row = rows_state(body).get(entry_id)
+        if row is None:
+            raise BenchError(f'save of entry {entry_id} answered {status} without its row')
+        if status == 200 and row[0] == version:
+            self.noop += 1
+        if status == 409:
+            self.conflicts += 1
+        self.state[entry_id] = row
+        return status, len(body)
+
+
+class GetWorker:
+    def __init__(self, port, path, cookie=None):
+        self.conn = Connection(port, keep_alive=KEEP_ALIVE)
+        self.path = path
+        self.cookie = cookie
+
+    def __call__(self):
+        status, head, body = self.conn.request(get_request(self.path, self.cookie))
+        if self.cookie:
+            self.cookie = new_session_cookie(head, self.cookie)
+        return status, len(body)
+
+
+def one_save(client, state):
+    """P-2: one real grade change; returns (status, header bytes, body bytes, body)."""
+    entry_id = min(e for e, (v, value) in state.items() if value in ('P', 'M'))
+    version, value = state[entry_id]
+    new = 'M' if value == 'P' else 'P'
+    conn = Connection(client.port)
+    try:
+        status, head, body = conn.request(client.save_request(entry_id, new, version, client.cookie))
+    finally:
+        conn.close()
+    if status != 200:
+        raise BenchError(f'grade save answered {status}')
+    state[entry_id] = rows_state(body)[entry_id]
+    return status, len(head), len(body), body
+
+
+def page_size(port, path, cookie=None):
+    conn = Connection(port)
+    try:
+        status, head, body = conn.request(get_request(path, cookie))
+    finally:
+        conn.close()
+    return status, len(head), len(body), body
+
+
+def run_saves(client, state, threads, seconds, warmup, server_pids):
+    """P-1's numerator: `threads` workers, each with its own share of entries."""
+    ids = sorted(state)
+    shares = [{e: state[e] for e in ids[i::threads]} for i in range(threads)]
+    workers = []
+
+    def factory(index):
+        worker = SaveWorker(client, shares[index])
+        workers.append(worker)
+        return worker
+
+    result = load('grade save', factory, threads=threads, seconds=seconds, warmup=warmup,
+                  server_pids=server_pids)
+    result.noop = sum(w.noop for w in workers)
+    result.conflicts = sum(w.conflicts for w in workers)
+    for worker in workers:
+        worker.conn.close()
+    return result
+
+
+def run_get(name, port, path, cookie, threads, seconds, warmup, server_pids):
+    workers = []
+
+    def factory(_index):
+        worker = GetWorker(port, path, cookie)
+        workers.append(worker)
+        return worker
+
+    result = load(name, factory, threads=threads, seconds=seconds, warmup=warmup,
+                  server_pids=server_pids)
+    for worker in workers:
+        worker.conn.close()
+    return result

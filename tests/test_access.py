@@ -1,0 +1,84 @@
+"""Deny by default (QUALITY AC-1, AC-2): every route in app.url_map, as every
+role and as another centre. Nothing answers 500; nothing leaks across centres."""
+import json
+
+import pytest
+
+from models import Job, db
+
+ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
+         'other_admin', 'other_teacher', 'moderator', 'staff']
+PUBLIC = {'auth.login', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static'}
+CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.')
+
+
+@pytest.fixture
+def job(app, world, tmp_path):
+    report = tmp_path / 'report.pdf'
+    report.write_bytes(b'%PDF-1.4 test')
+    with db.connection_context():
+        return Job.create(kind='candidate_report', centre=world.centre.id, account=world.teacher.id,
+                          status='finished', result_path=str(report),
+                          args=json.dumps({'unit': world.unit.id}))
+
+
+def routes(app, world, job):
+    values = {'unit_id': world.unit.id, 'entry_id': world.entries[0].id, 'job_id': job.id,
+              'filename': 'css/portal.css'}
+    for rule in app.url_map.iter_rules():
+        url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods & {'GET', 'POST'}):
+            yield rule, url, method
+
+
+def expected(role, rule):
+    """'open', 'login' (sent to sign in), or 'denied' (403/404)."""
+    if rule.endpoint in PUBLIC:
+        return 'open'
+    if role == 'anonymous':
+        return 'login'
+    if rule.endpoint.startswith(CENTRE_AREAS):
+        if role in ('moderator', 'staff', 'teacher_no_units'):
+            return 'denied'
+        if role == 'teacher_one_unit':  # world.unit is not one of its units
+            return 'open' if rule.endpoint in ('internal_assessment.overview', 'internal_assessment.guide',
+                                               'reports.index') else 'denied'
+        if role in ('other_admin', 'other_teacher'):  # their own marksheet of the same unit, but not our ids
+            return 'denied' if {'entry_id', 'job_id'} & set(rule.arguments) else 'open'
+    return 'open'
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_every_route_as(role, app, world, job):
+    checked = 0
+    for rule, url, method in routes(app, world, job):
+        client = app.test_client()
+        if role != 'anonymous':
+            client.get(client.login(getattr(world, role).username).location)
+        response = client.open(url, method=method, data={}, headers={'HX-Request': 'true'} if 'entries' in url else {})
+        want = expected(role, rule)
+        where = f'{method} {url} as {role}: {response.status_code}'
+        assert response.status_code != 500, where
+        if want == 'login':
+            assert response.status_code in (302, 303, 401), where
+            assert '/login' in (response.headers.get('Location', '') + response.headers.get('HX-Redirect', '')), where
+        elif want == 'denied':
+            assert response.status_code in (403, 404), where
+        else:
+            assert response.status_code < 403 or response.status_code in (409, 422), where
+        checked += 1
+    assert checked > 20
+
+
+def test_another_centres_entries_never_appear(world, as_):
+    page = as_('other_admin').get(f'/internal-assessment/{world.unit.id}?rows=all').get_data(as_text=True)
+    ours = {c.number for c in world.candidates}
+    assert page.count('<tr id="entry-') == 5
+    assert not any(f'<td>{n}</td>' in page for n in ours)
+
+
+def test_state_never_changes_on_get(app):
+    for rule in app.url_map.iter_rules():
+        if 'GET' in rule.methods:
+            name = rule.endpoint.split('.')[-1]
+            assert name not in ('logout', 'save_outcome', 'save_page', 'toggle', 'print_report'), rule
