@@ -222,7 +222,7 @@ class Unit(BaseModel):
 
     class Meta:
         indexes = ((('series', 'code'), True),)
-        constraints = [Check("scheme = 'grades' OR max_mark >= 1")]
+        constraints = [Check("scheme = 'grades' OR (max_mark IS NOT NULL AND max_mark >= 1)")]
 
     @property
     def full_title(self):

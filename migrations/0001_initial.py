@@ -90,7 +90,7 @@ def up(migrator, db):
             database = db
             table_name = 'unit'
             indexes = ((('series', 'code'), True),)
-            constraints = [Check("scheme = 'grades' OR max_mark >= 1")]
+            constraints = [Check("scheme = 'grades' OR (max_mark IS NOT NULL AND max_mark >= 1)")]
     db.create_tables([Unit])
 
     class Entry(Model):

@@ -176,13 +176,6 @@ def test_mark_unit_refuses_out_of_range(portal, page, snap):
     expect(counts).to_have_text('ENTER OUTCOMES (10 DONE, 20 LEFT)')
     snap(page, 'out-of-range')
 
-    with page.expect_response(is_save_of(entry_id)) as response:
-        box.fill('abc')
-        box.press('Tab')
-    assert response.value.status == 422
-    expect(error).to_contain_text('“abc” is not a mark')
-    snap(page, 'not-a-mark')
-
     page.reload()
     expect(box).to_have_value('')
     expect(error).to_have_count(0)
@@ -199,3 +192,27 @@ def test_mark_unit_refuses_out_of_range(portal, page, snap):
     page.reload()
     expect(box).to_have_value('25')
     snap(page, 'reloaded-25')
+
+
+def test_mark_unit_refuses_text_without_asking_about_absent(portal, page, snap):
+    """'abc' is not a mark (nor Absent, which is A, ABS or ABSENT): it gets the
+    row's error, like any other invalid mark, not the Absent warning."""
+    dialogs = []
+    page.on('dialog', lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    portal.sign_in(page, '68999', snap)
+    unit_id = portal.open_unit(page, 'C700U3', snap)
+    entry_id = missing_row_ids(page)[0]
+    box = page.locator(f'input[name="value-{entry_id}"]')
+    sent = watch_saves(page)
+
+    box.fill('abc')
+    box.press('Tab')
+    page.wait_for_timeout(500)
+    snap(page, 'typed-abc')
+    assert dialogs == [], f'"abc" was taken for Absent: {dialogs}'
+    assert len(sent) == 1
+    expect(page.locator(f'#entry-{entry_id} span.error')).to_contain_text('“abc” is not a mark')
+    expect(box).to_have_value('abc')
+    page.reload()
+    expect(box).to_have_value('')
+    expect(page.locator(f'#counts-{unit_id}')).to_have_text('ENTER OUTCOMES (10 DONE, 20 LEFT)')
