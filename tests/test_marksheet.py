@@ -295,3 +295,47 @@ def test_hostile_names_are_inert_on_the_marksheet(world, as_):
         assert '<img src=x' not in html and 'hx-get="/logout' not in html
         assert '&lt;img src=x onerror=alert(1)&gt;' in html.lower()
         assert '{{7*7}}' in html and ': 49' not in html
+
+
+class QueryCounter:
+    """Counts SQL statements run through the database (QUALITY P-3)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __enter__(self):
+        database = db.obj
+        self.original = database.execute_sql
+
+        def counting(sql, params=None, *args, **kwargs):
+            self.count += 1
+            return self.original(sql, params, *args, **kwargs)
+        database.execute_sql = counting
+        return self
+
+    def __exit__(self, *exc):
+        db.obj.execute_sql = self.original
+
+
+def test_query_counts_do_not_grow_with_the_number_of_candidates(world, as_):
+    import demo
+    client = as_('teacher')
+    pages = [url(world.unit), url(world.unit) + '?rows=all', url(world.unit) + '?sort=grade&show=marked',
+             '/internal-assessment/', f'/internal-assessment/reports/{world.unit.id}', url(world.unit, 'submit')]
+
+    def counts(entry):
+        found = []
+        for page in pages:
+            with QueryCounter() as counter:
+                assert client.get(page).status_code == 200
+            found.append(counter.count)
+        with QueryCounter() as counter:
+            assert save(client, world.unit, entry, 'M').status_code == 200
+        found.append(counter.count)
+        return found
+
+    small = counts(world.entries[0])
+    with db.connection_context():
+        more = demo.make_candidates(world.centre, 300, 5001, seed=9)
+        complete(demo.enter(more, world.unit), world.admin)
+    assert counts(world.entries[1]) == small
