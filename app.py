@@ -31,6 +31,7 @@ def create_app(test_config=None):
         SESSION_COOKIE_SAMESITE='Lax',
         BABEL_TRANSLATION_DIRECTORIES='translations',
         REPORTS_DIR=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # forms and pasted sheets; uploads stream separately
     )
     app.config.from_prefixed_env()       # FLASK_*, e.g. FLASK_SECRET_KEY
     for name in ('DATABASE_URL', 'REDIS_URL', 'DEMO_PASSWORD', 'SECRET_KEY'):

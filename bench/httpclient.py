@@ -81,14 +81,19 @@ def csrf_token(page):
 class Connection:
     """One keep-alive connection; `request()` returns (status, head, body)."""
 
-    def __init__(self, port, timeout=30, keep_alive=True):
+    def __init__(self, port, timeout=30, requests_per_connection=10):
         self.port = port
         self.timeout = timeout
-        self.keep_alive = keep_alive
+        # A keep-alive connection stays with the gunicorn worker that accepted
+        # it; opening a new one every few requests lets both workers share
+        # the load, at a tenth of the cost of a connection per request.
+        self.requests_per_connection = requests_per_connection
+        self.used = 0
         self.sock = None
         self.buffer = b''
 
     def _connect(self):
+        self.used = 0
         self.sock = socket.create_connection((HOST, self.port), timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b''
@@ -99,17 +104,19 @@ class Connection:
             self.sock = None
 
     def request(self, raw):
-        if not self.keep_alive:
-            # A new connection for every request, so gunicorn's workers share
-            # the load (a keep-alive connection stays with one worker).
-            self.close()
+        last = self.requests_per_connection and self.used + 1 >= self.requests_per_connection
+        if last:
             raw = raw.replace(b'\r\n', b'\r\nConnection: close\r\n', 1)
         for attempt in (1, 2):  # a server may close an idle keep-alive connection
             if self.sock is None:
                 self._connect()
             try:
                 self.sock.sendall(raw)
-                return self._read_response()
+                response = self._read_response()
+                self.used += 1
+                if last:
+                    self.close()
+                return response
             except (ConnectionError, BrokenPipeError, socket.timeout, EOFError):
                 self.close()
                 if attempt == 2:
@@ -181,6 +188,24 @@ class Result:
         self.server_cpu = None
         self.errors = []
         self.body_bytes = 0
+
+    @classmethod
+    def merged(cls, results):
+        """Rounds of the same target, run in turn with others, as one result."""
+        first = results[0]
+        total = cls(first.name, first.threads, sum(r.seconds for r in results))
+        for r in results:
+            total.count += r.count
+            total.latencies.extend(r.latencies)
+            total.client_cpu += r.client_cpu
+            total.errors.extend(r.errors)
+            total.body_bytes += r.body_bytes
+            for status, n in r.statuses.items():
+                total.statuses[status] = total.statuses.get(status, 0) + n
+        cpus = [r.server_cpu for r in results]
+        total.server_cpu = None if None in cpus else sum(cpus)
+        total.rounds = [r.rps for r in results]
+        return total
 
     @property
     def rps(self):

@@ -9,8 +9,6 @@ from bench.httpclient import (BenchError, Browser, Connection, get_request, load
 ROW_RE = re.compile(rb'<tr id="entry-(\d+)".*?</tr>', re.S)
 VERSION_RE = re.compile(rb'name="version-(\d+)" value="(\d+)"')
 SELECTED_RE = re.compile(rb'<option value="([PMDA])" selected>')
-import os
-KEEP_ALIVE = os.environ.get("KA") == "1"
 
 
 def rows_state(html):
@@ -64,7 +62,7 @@ class SaveWorker:
         self.client = client
         self.state = state            # {entry_id: [version, value]}, this thread's only
         self.order = itertools.cycle(sorted(state))
-        self.conn = Connection(client.port, keep_alive=KEEP_ALIVE)
+        self.conn = Connection(client.port)
         self.cookie = client.cookie
         self.noop = 0
         self.conflicts = 0
@@ -89,7 +87,7 @@ class SaveWorker:
 
 class GetWorker:
     def __init__(self, port, path, cookie=None):
-        self.conn = Connection(port, keep_alive=KEEP_ALIVE)
+        self.conn = Connection(port)
         self.path = path
         self.cookie = cookie
 
@@ -125,36 +123,35 @@ def page_size(port, path, cookie=None):
     return status, len(head), len(body), body
 
 
-def run_saves(client, state, threads, seconds, warmup, server_pids):
-    """P-1's numerator: `threads` workers, each with its own share of entries."""
+def interleaved(targets, threads, seconds, rounds, warmup, server_pids):
+    """Run each target for `seconds` in all, split into `rounds` turns taken
+    in ABBA order, so that drift in the machine's load (other processes on
+    the two cores) falls on every target alike. `targets` is
+    [(name, factory)]; a factory(index) returns thread `index`'s callable and
+    may return the same object every round (save workers keep their versions)."""
+    from bench.httpclient import Result
+    parts = {name: [] for name, _factory in targets}
+    for turn in range(rounds):
+        order = targets if turn % 2 == 0 else list(reversed(targets))
+        for name, factory in order:
+            parts[name].append(load(name, factory, threads=threads, seconds=seconds / rounds,
+                                    warmup=warmup, server_pids=server_pids))
+    return {name: Result.merged(results) for name, results in parts.items()}
+
+
+def save_target(client, state, threads):
+    """A factory of save workers, each with its own share of the entries,
+    kept across rounds; `.workers` to read the no-op and conflict counts."""
     ids = sorted(state)
-    shares = [{e: state[e] for e in ids[i::threads]} for i in range(threads)]
-    workers = []
+    workers = [SaveWorker(client, {e: state[e] for e in ids[i::threads]}) for i in range(threads)]
 
     def factory(index):
-        worker = SaveWorker(client, shares[index])
-        workers.append(worker)
-        return worker
-
-    result = load('grade save', factory, threads=threads, seconds=seconds, warmup=warmup,
-                  server_pids=server_pids)
-    result.noop = sum(w.noop for w in workers)
-    result.conflicts = sum(w.conflicts for w in workers)
-    for worker in workers:
-        worker.conn.close()
-    return result
+        return workers[index]
+    factory.workers = workers
+    return factory
 
 
-def run_get(name, port, path, cookie, threads, seconds, warmup, server_pids):
-    workers = []
-
+def get_target(port, path, cookie=None):
     def factory(_index):
-        worker = GetWorker(port, path, cookie)
-        workers.append(worker)
-        return worker
-
-    result = load(name, factory, threads=threads, seconds=seconds, warmup=warmup,
-                  server_pids=server_pids)
-    for worker in workers:
-        worker.conn.close()
-    return result
+        return GetWorker(port, path, cookie)
+    return factory

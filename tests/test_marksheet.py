@@ -53,7 +53,7 @@ def test_an_inline_save_answers_with_the_row_and_out_of_band_counts(world, as_):
     assert '<option value="M" selected>' in html
     assert f'id="counts-{world.unit.id}" class="button" hx-swap-oob="true"' in html
     assert 'ENTER OUTCOMES (1 DONE, 29 LEFT)' in html and '29 OUTCOMES MISSING' in html
-    assert len(response.data) < 1024 * 2
+    assert len(response.data) < 1024  # QUALITY P-2
     assert outcome_of(world.entries[0]) == 'M'
     with db.connection_context():
         audit = AuditLog.select().where(AuditLog.action == 'outcome.set').get()
@@ -339,3 +339,14 @@ def test_query_counts_do_not_grow_with_the_number_of_candidates(world, as_):
         more = demo.make_candidates(world.centre, 300, 5001, seed=9)
         complete(demo.enter(more, world.unit), world.admin)
     assert counts(world.entries[1]) == small
+
+
+def test_an_oversized_paste_is_refused_with_a_page_and_nothing_saved(world, as_):
+    client = as_('teacher')
+    big = (f'{world.candidates[0].number}\tPass\n' * 200000)[:3 * 1024 * 1024]
+    response = client.post(url(world.unit, 'paste'), data={'sheet': big, 'confirm': '1'})
+    assert response.status_code == 413
+    assert 'Too large' in response.get_data(as_text=True)
+    assert outcome_of(world.entries[0]) is None
+    limit = client.post(url(world.unit, 'paste'), data={'sheet': 'x' * (600 * 1024)})
+    assert limit.status_code == 422 and 'the limit is 512 KB' in limit.get_data(as_text=True)

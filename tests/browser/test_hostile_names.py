@@ -78,3 +78,4 @@ def test_hostile_names_are_inert(portal, page, snap):
     assert not [u for u in requested if '/logout' in u or u.endswith('/x')]
     page.goto(portal.url + '/')
     expect(page.locator('.account')).to_contain_text('Signed in as 68999JBR')
+    snap(page, 'home-still-signed-in')

@@ -152,6 +152,7 @@ def test_expired_session_mid_edit_keeps_the_change(portal, page, snap):
     expect(page.locator(f'select[name="value-{entry_id}"]')).to_have_value('D')
     snap(page, 'back-on-marksheet')
     page.reload()
+    snap(page, 'reloaded')
     assert select_values(page)[entry_id] == 'D'
     expect(page.locator(f'#counts-{unit_id}')).to_have_text('ENTER OUTCOMES (43 DONE, 101 LEFT)')
 
@@ -216,3 +217,4 @@ def test_mark_unit_refuses_text_without_asking_about_absent(portal, page, snap):
     page.reload()
     expect(box).to_have_value('')
     expect(page.locator(f'#counts-{unit_id}')).to_have_text('ENTER OUTCOMES (10 DONE, 20 LEFT)')
+    snap(page, 'reloaded')

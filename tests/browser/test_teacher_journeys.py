@@ -173,6 +173,7 @@ def test_core_path_without_javascript(portal, new_context, snap, tmp_path):
     expect(page.locator('p.flash')).to_have_text('2 outcomes saved.')
     snap(page, 'saved-two')
     page.reload()
+    snap(page, 'reloaded')
     values = select_values(page)
     assert (values[first], values[second], values[third]) == ('P', 'D', '')
     expect(page.locator(f'#counts-{unit_id}')).to_have_text('ENTER OUTCOMES (45 DONE, 99 LEFT)')
@@ -197,8 +198,16 @@ def test_core_path_without_javascript(portal, new_context, snap, tmp_path):
     assert select_values(page)[third] == 'A'
     expect(page.locator(f'#counts-{unit_id}')).to_have_text('ENTER OUTCOMES (46 DONE, 98 LEFT)')
 
+    fourth = missing_row_ids(page)[0]
+    page.select_option(f'select[name="value-{fourth}"]', 'M')
+    page.get_by_role('button', name='SAVE AND CLOSE').click()
+    page.wait_for_url(f'{portal.url}/internal-assessment/')
+    expect(page.locator('p.flash')).to_have_text('1 outcome saved.')
+    expect(portal.unit_row(page, '9614/L3').locator(f'#counts-{unit_id}')).to_have_text(
+        'ENTER OUTCOMES (47 DONE, 97 LEFT)')
+    snap(page, 'overview-after-save-and-close')
+
     # 9613/L3 is complete: submit it and see the sample.
-    portal.open_overview(page, snap)
     row = portal.unit_row(page, '9613/L3')
     complete_id = int(row.get_by_role('link', name=re.compile('^ENTER OUTCOMES'))
                       .get_attribute('id').removeprefix('counts-'))
