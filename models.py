@@ -78,7 +78,10 @@ GRADE_OF_SCORE = {score: code for code, (_, score) in GRADES.items()}
 ABSENT_SCORE = -1
 GRADE_WORDS = {'P': 'P', 'PASS': 'P', 'M': 'M', 'MERIT': 'M',
                'D': 'D', 'DISTINCTION': 'D', 'DIST': 'D',
-               'A': ABSENT, 'ABS': ABSENT, 'ABSENT': ABSENT}
+               'A': ABSENT, 'ABS': ABSENT, 'ABSENT': ABSENT,
+               # Welsh, so a Welsh export pastes back and a Welsh mark box saves
+               'L': 'P', 'LLWYDDO': 'P', 'T': 'M', 'TEILYNGDOD': 'M',
+               'R': 'D', 'RHAGORIAETH': 'D', 'ABSENNOL': ABSENT}
 
 ACCOUNT_KINDS = ('administrator', 'user', 'moderator', 'staff')
 LANGUAGES = ('en', 'cy')

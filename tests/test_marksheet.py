@@ -350,3 +350,14 @@ def test_an_oversized_paste_is_refused_with_a_page_and_nothing_saved(world, as_)
     assert outcome_of(world.entries[0]) is None
     limit = client.post(url(world.unit, 'paste'), data={'sheet': 'x' * (600 * 1024)})
     assert limit.status_code == 422 and 'the limit is 512 KB' in limit.get_data(as_text=True)
+
+
+def test_welsh_outcome_words_save_too(world, as_):
+    client = as_('teacher')
+    client.post('/language', data={'lang': 'cy'})
+    numbers = [c.number for c in world.candidates]
+    text = f'{numbers[0]},Llwyddo\n{numbers[1]},Teilyngdod\n{numbers[2]},Rhagoriaeth\n{numbers[3]},Absennol'
+    assert client.post(url(world.unit, 'paste'), data={'sheet': text, 'confirm': '1'}).status_code == 303
+    assert [outcome_of(e) for e in world.entries[:4]] == ['P', 'M', 'D', 'A']
+    page = client.get(url(world.unit)).get_data(as_text=True)
+    assert '<html lang="cy">' in page and 'Teilyngdod' in page and 'TAFLEN FARCIAU' in page
