@@ -95,7 +95,9 @@ def sample_reason(member):
 def init_app(app):
     """Helpers every template can call."""
     from flask_babel import get_locale
+    from models import ABSENT, GRADE_WORDS
     app.jinja_env.globals.update(
+        absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label,
         reason_label=reason_label, sample_reason=sample_reason,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))

@@ -4,9 +4,11 @@
   document.addEventListener('htmx:confirm', function (event) {
     var field = event.detail.elt;
     if (!field || !field.name || field.name.indexOf('value-') !== 0) return;
-    if (String(field.value).trim().toUpperCase().charAt(0) !== 'A') return;
     var table = field.closest('[data-absent-warning]');
     if (!table) return;
+    // Only the words the server reads as Absent (models.GRADE_WORDS).
+    var words = (table.getAttribute('data-absent-words') || 'A').split(' ');
+    if (words.indexOf(String(field.value).trim().toUpperCase()) < 0) return;
     event.preventDefault();
     if (window.confirm(table.getAttribute('data-absent-warning'))) {
       event.detail.issueRequest(true);
