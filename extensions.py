@@ -5,12 +5,13 @@ from flask_htmx import HTMX
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from models import LANGUAGES
+
 babel = Babel()
 csrf = CSRFProtect()
 htmx = HTMX()
 login_manager = LoginManager()
 
-LANGUAGES = ('en', 'cy')
 
 
 def select_locale():

@@ -461,6 +461,12 @@ class Job(BaseModel):
     def arguments(self):
         return json.loads(self.args)
 
+    def stalled(self, seconds):
+        """Not done `seconds` after it was asked for: its worker died or Redis
+        is still away. The user is told, and can ask again."""
+        return (self.status in ('queued', 'started')
+                and (utcnow() - self.created_at).total_seconds() > seconds)
+
 
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
@@ -799,7 +805,3 @@ class Marksheet:
                     .join(Candidate).switch(Entry).join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
                     .order_by(Candidate.number))
 
-
-def grade_letter(outcome):
-    """P/M/D/A or the mark, as the candidate details report shows it."""
-    return outcome.value if outcome else ''

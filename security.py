@@ -1,6 +1,6 @@
 """Response headers and error pages (QUALITY HDR-1): never a debug page,
 never a 500 without a page that says what to do."""
-from flask import render_template, request, session
+from flask import request, session
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 

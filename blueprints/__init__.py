@@ -22,13 +22,6 @@ def hx_redirect(url, status=200):
     return response
 
 
-def hx_trigger(response, **events):
-    """Fire client events after the swap; all events in one header."""
-    import json
-    response.headers['HX-Trigger'] = json.dumps(events)
-    return response
-
-
 MESSAGES = {
     'not_a_grade': _l('“%(value)s” is not an outcome for this unit: choose Pass, Merit, Distinction or Absent.'),
     'not_a_mark': _l('“%(value)s” is not a mark: enter a whole number from 0 to %(maximum)s, or Absent.'),

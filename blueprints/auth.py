@@ -6,8 +6,7 @@ from flask_login import current_user
 import access
 import passwords
 from blueprints import render
-from extensions import LANGUAGES
-from models import Account, AuditLog
+from models import LANGUAGES, Account, AuditLog
 
 bp = Blueprint('auth', __name__)
 

@@ -61,8 +61,9 @@ def job(job_id):
     """The report's progress; polled by htmx, which stops once it is done."""
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
-    done = job.status in ('finished', 'failed')
-    response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit)
+    stalled = job.stalled(jobs.JOB_TIMEOUT + 60)
+    done = job.status in ('finished', 'failed') or stalled
+    response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit, stalled=stalled)
     if done and htmx and request.headers.get(access.BACKGROUND_HEADER):
         response.status_code = STOP_POLLING
     return response

@@ -14,7 +14,7 @@ from app import create_app
 SWEEP_SECONDS = 30
 
 
-def sweep_forever(app):
+def sweep_forever():
     while True:
         with jobs.app_context():
             try:
@@ -28,7 +28,7 @@ def main():
     app = create_app()
     jobs._worker_app = app
     connection = Redis.from_url(app.config['REDIS_URL'])
-    threading.Thread(target=sweep_forever, args=(app,), daemon=True).start()
+    threading.Thread(target=sweep_forever, daemon=True).start()
     Worker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(
         with_scheduler=True)
 

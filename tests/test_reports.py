@@ -174,3 +174,16 @@ def test_with_redis_down_printing_still_succeeds_and_the_sweeper_enqueues_once(q
         assert jobs.sweep() == 1
         assert jobs.sweep() == 0
     assert live.count == 1 and live.job_ids == [f'portal-job-{job_id}']
+
+
+def test_a_report_whose_worker_died_says_so_and_can_be_asked_for_again(world, as_):
+    import datetime
+    client = as_('teacher')
+    with db.connection_context():
+        job = Job.create(kind='candidate_report', centre=world.centre.id, account=world.teacher.id,
+                         status='started', args=f'{{"unit": {world.unit.id}}}',
+                         created_at=datetime.datetime.utcnow() - datetime.timedelta(minutes=10))
+    poll = client.get(f'/internal-assessment/reports/jobs/{job.id}', headers={'HX-Request': 'true', 'X-Background': '1'})
+    html = poll.get_data(as_text=True)
+    assert poll.status_code == 286 and 'hx-trigger' not in html
+    assert 'has not been produced yet' in html and 'PRINT THIS REPORT' in html
