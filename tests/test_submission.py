@@ -169,3 +169,19 @@ def test_moderator_details_appear_after_submission(ready, as_):
     client.post(url(ready.unit, 'submit'))
     html = client.get(url(ready.unit, 'moderator')).get_data(as_text=True)
     assert 'Mrs. M Walters' in html and '245 WESTERN AVE' in html
+
+
+def test_without_javascript_the_save_button_adds_and_removes_ticks(ready, as_):
+    client = as_('teacher')
+    client.post(url(ready.unit, 'submit'))
+    sampled = members()
+    system = next(iter(sampled))
+    extra = [e.id for e in ready.entries[2:] if e.id not in sampled][:2]
+    rows = [system] + extra
+    form = {'row': [str(i) for i in rows], f'sample-{extra[0]}': '1', f'sample-{extra[1]}': '1'}
+    assert client.post(url(ready.unit), data=form).status_code == 303
+    assert set(members()) == set(sampled) | set(extra)
+    form = {'row': [str(i) for i in rows], f'sample-{extra[1]}': '1'}  # untick one, and the system's
+    page = client.get(client.post(url(ready.unit), data=form).location).get_data(as_text=True)
+    assert 'cannot be removed from the sample' in page
+    assert set(members()) == set(sampled) | {extra[1]}
