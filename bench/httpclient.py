@@ -209,7 +209,8 @@ class Result:
 
     @property
     def rps(self):
-        return self.count / self.seconds if self.seconds else 0.0
+        """Requests answered 2xx per second of the measured window."""
+        return self.ok / self.seconds if self.seconds else 0.0
 
     def percentile(self, p):
         if not self.latencies:

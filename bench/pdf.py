@@ -62,11 +62,12 @@ def job_parts(app, sized):
     """Where the job's time goes: the rows query, the template, and
     WeasyPrint with the product's print.css (timed apart, not in the ratio)."""
     from flask import render_template
+    from flask_babel import force_locale
     from weasyprint import HTML
 
     from jobs.reports import STATIC_BASE, static_only_fetcher
     from models import Marksheet
-    with app.app_context(), app.test_request_context():
+    with app.app_context(), force_locale('en'):
         sheet = Marksheet(sized.centre, sized.unit)
         start = time.perf_counter()
         rows = sheet.report_rows()

@@ -67,10 +67,25 @@ class QueryCounter:
     def statement_kinds(self):
         return dict(collections.Counter(s.split(None, 1)[0].upper() for s in self.statements))
 
-    def repeated(self, at_least=3):
-        """Query shapes (numbers and parameters masked) run `at_least` times."""
+    def repeated(self, at_least=2):
+        """Query shapes (numbers masked) run `at_least` times: [(n, brief, sql)]."""
         shapes = collections.Counter(shape(sql) for sql, _s in self.queries)
-        return [(n, text) for text, n in shapes.most_common() if n >= at_least]
+        return [(n, brief(text), text) for text, n in shapes.most_common() if n >= at_least]
+
+    def briefs(self):
+        """Every counted query as verb + tables, in order."""
+        return [brief(sql) for sql, _s in self.queries]
+
+
+def brief(sql):
+    """'SELECT entry+candidate+outcome' for a statement: its verb and tables."""
+    verb = sql.split(None, 1)[0].upper()
+    tables = re.findall(r'(?:FROM|JOIN|INTO|UPDATE)\s+"(\w+)"', sql)
+    seen = []
+    for table in tables:
+        if table not in seen:
+            seen.append(table)
+    return f'{verb} {"+".join(seen)}'
 
 
 def shape(sql):

@@ -33,25 +33,31 @@ class TestClientTeacher:
                      'HX-Current-URL': f'http://localhost/internal-assessment/{unit_id}'})
 
 
-def measure_requests(app, counter, sized, password):
-    """{endpoint: (queries, statements, ms, status, kinds, repeated)} for one centre."""
+def measure_requests(app, counter, sized, password, repeat=3):
+    """{endpoint: figures} for one centre. Queries are counted on the first
+    request; the time is the fastest of `repeat` (the machine is shared)."""
     teacher = TestClientTeacher(app, sized.username, password)
     unit_id = sized.unit.id
     out = {}
 
     def measure(name, call):
-        with counter.counting():
-            start = time.perf_counter()
-            response = call()
-            elapsed = time.perf_counter() - start
-        body = response.get_data()
-        out[name] = {'queries': counter.count, 'statements': len(counter.statements),
-                     'ms': elapsed * 1000, 'status': response.status_code,
-                     'kinds': counter.kinds(), 'repeated': counter.repeated(),
-                     'bytes': len(body)}
-        if response.status_code != 200:
-            raise BenchError(f'{name} for {sized.size} candidates answered {response.status_code}')
-        return body
+        times, first = [], None
+        for turn in range(repeat):
+            with counter.counting():
+                start = time.perf_counter()
+                response = call()
+                times.append(time.perf_counter() - start)
+            body = response.get_data()
+            if response.status_code != 200:
+                raise BenchError(f'{name} for {sized.size} candidates answered {response.status_code}')
+            if turn == 0:
+                first = body
+                out[name] = {'queries': counter.count, 'statements': len(counter.statements),
+                             'status': response.status_code, 'kinds': counter.kinds(),
+                             'repeated': counter.repeated(), 'briefs': counter.briefs(),
+                             'bytes': len(body)}
+        out[name]['ms'] = min(times) * 1000
+        return first
 
     measure('marksheet (20 rows)', lambda: teacher.get(f'/internal-assessment/{unit_id}'))
     page = measure('marksheet (Rows: All)',
@@ -59,11 +65,17 @@ def measure_requests(app, counter, sized, password):
     measure('overview', lambda: teacher.get('/internal-assessment/'))
     state = rows_state(page)
     entry_id = next(e for e, (version, value) in sorted(state.items()) if value in ('P', 'M'))
-    version, value = state[entry_id]
-    new = 'M' if value == 'P' else 'P'
-    body = measure('save', lambda: teacher.save(unit_id, entry_id, new, version))
-    if rows_state(body)[entry_id][0] != version + 1:
-        raise BenchError('the counted save did not change the outcome')
+
+    def save():
+        version, value = state[entry_id]
+        response = teacher.save(unit_id, entry_id, 'M' if value == 'P' else 'P', version)
+        row = rows_state(response.get_data()).get(entry_id)
+        if row is None or row[0] != version + 1:
+            raise BenchError('a counted save did not change the outcome')
+        state[entry_id] = row
+        return response
+
+    measure('save', save)
     measure('report page', lambda: teacher.get(f'/internal-assessment/reports/{unit_id}'))
     return out
 
@@ -100,4 +112,4 @@ def preview_page(app, counter, sized, password):
         elapsed = time.perf_counter() - start
     if response.status_code != 200:
         raise BenchError(f'preview page answered {response.status_code}')
-    return elapsed, counter.count, counter.repeated(2)
+    return elapsed, counter.count, counter.repeated()

@@ -114,6 +114,15 @@ def one_save(client, state):
     return status, len(head), len(body), body
 
 
+def switch_language(client, lang):
+    """English | Cymraeg, as the masthead's buttons do; the session keeps it."""
+    status, page = client.browser.post('/language', {'lang': lang, 'csrf_token': client.token})
+    if status != 200 or f'<html lang="{lang}"' not in page:
+        raise BenchError(f'language switch to {lang} answered {status}')
+    client.cookie = client.browser.session_cookie
+    return client
+
+
 def page_size(port, path, cookie=None):
     conn = Connection(port)
     try:
