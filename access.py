@@ -8,7 +8,9 @@ from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from extensions import htmx, login_manager
-from models import Account, Marksheet, Unit, utcnow
+from peewee import JOIN
+
+from models import Account, Centre, Marksheet, Unit, utcnow
 from blueprints import hx_redirect
 
 # Requests that must not count as activity for the idle timeout (SESS-2).
@@ -32,7 +34,8 @@ def load_account(session_key):
         account_id, epoch = (int(part) for part in session_key.split(':'))
     except (ValueError, AttributeError):
         return None
-    account = Account.get_or_none(Account.id == account_id)
+    account = (Account.select(Account, Centre).join(Centre, JOIN.LEFT_OUTER)
+               .where(Account.id == account_id).get_or_none())
     if account is None or not account.active or account.session_epoch != epoch:
         return None
     return account

@@ -18,6 +18,7 @@ def create_app(test_config=None):
     app.config.from_mapping(
         SECRET_KEY=os.environ.get('SECRET_KEY', 'dev-only-secret-change-me'),
         DATABASE_URL=None,               # default: sqlite in instance/
+        DATABASE_POOL=True,              # keep connections open between requests
         REDIS_URL=None,                  # none: jobs run in-process
         DEMO_PASSWORD='Demo2017pass',
         BOARD_NAME='WJEC',

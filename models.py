@@ -180,7 +180,7 @@ class Account(BaseModel):
         if self.kind != 'user':
             return Unit.select().where(False)
         all_suites = [SUITE_FACILITY_SUITE[g.facility]
-                      for g in self.facility_grants
+                      for g in self.grants()
                       if g.facility in SUITE_FACILITY_SUITE and g.all_papers]
         chosen = UnitGrant.select(UnitGrant.unit).where(UnitGrant.account == self)
         return Unit.select().where(Unit.suite.in_(all_suites) | Unit.id.in_(chosen))
@@ -189,7 +189,13 @@ class Account(BaseModel):
         if self.kind == 'administrator':
             return True
         return self.kind == 'user' and any(
-            g.facility in SUITE_FACILITY_SUITE for g in self.facility_grants)
+            g.facility in SUITE_FACILITY_SUITE for g in self.grants())
+
+    def grants(self):
+        """Facility grants, read once per loaded account (that is, per request)."""
+        if not hasattr(self, '_grants'):
+            self._grants = list(self.facility_grants)
+        return self._grants
 
 
 SUITE_FACILITY_SUITE = {code: suite for code, _, suite in FACILITIES if suite}
@@ -612,6 +618,8 @@ class Marksheet:
                  'grade': [Case(None, [(Outcome.score.is_null(), 1)], 0),
                            Outcome.score.desc(), Candidate.number]}.get(sort, [Candidate.number])
         query = query.order_by(*order)
+        if only is not None:
+            return list(query), None
         matching = query.count()
         if per_page:
             query = query.paginate(page, per_page)
@@ -625,6 +633,15 @@ class Marksheet:
             return None
         return self.entries().where(Entry.id == entry_id).get_or_none()
 
+    def _entry_with_outcome(self, entry_id):
+        try:
+            entry_id = int(entry_id)
+        except (TypeError, ValueError):
+            return None
+        return (self.entries().select(Entry, Outcome)
+                .join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
+                .where(Entry.id == entry_id).get_or_none())
+
     def save_outcome(self, entry_id, raw, version, actor, acting_for=None):
         """Record an outcome if the row was current; returns the outcome.
 
@@ -636,12 +653,12 @@ class Marksheet:
             return self._save(entry_id, value, score, version, actor, acting_for)
 
     def _save(self, entry_id, value, score, version, actor, acting_for):
-        entry = self.entry(entry_id)
+        entry = self._entry_with_outcome(entry_id)
         if entry is None:
             raise DomainError('unknown_entry')
         if self.submission() is not None:
             raise DomainError('submitted')
-        current = Outcome.get_or_none(Outcome.entry == entry)
+        current = entry.outcome if entry.outcome and entry.outcome.id else None
         if (current.version if current else 0) != version:
             raise DomainError('stale', outcome=current, entry=entry)
         before = current.value if current else None
@@ -663,7 +680,7 @@ class Marksheet:
                        .execute())
             if changed != 1:
                 raise DomainError('stale', outcome=current, entry=entry)
-            current = Outcome.get_by_id(current.id)
+            current.value, current.score, current.version = value, score, version + 1
         AuditLog.record(actor, 'outcome.set', f'entry:{entry.id}', before=before,
                         after=value, centre=self.centre, acting_for=acting_for)
         return current
@@ -696,11 +713,12 @@ class Marksheet:
                     .order_by(Outcome.score.desc(), Candidate.number))
 
     def preview_sample(self):
-        """[(entry, reason, detail)] that submitting now would choose."""
+        """([(entry, reason, detail)] that submitting now would choose, and
+        how many candidates it was chosen from)."""
         ranked = self.ranked_outcomes()
         picks = choose_sample([(e.outcome.score, e.teaching_group) for e in ranked],
                               self.unit.scheme)
-        return [(ranked[i], *picks[i]) for i in sorted(picks)]
+        return [(ranked[i], *picks[i]) for i in sorted(picks)], len(ranked)
 
     def submit(self, actor, acting_for=None):
         """Lock the outcomes and generate the sample, once. Returns
@@ -720,7 +738,7 @@ class Marksheet:
                                                    candidates=total)
             except IntegrityError:  # another process won the race
                 return self.submission(), False
-            members = self.preview_sample()
+            members, _ = self.preview_sample()
             SampleMember.insert_many([
                 {'entry': entry.id, 'reason': reason, 'detail': detail}
                 for entry, reason, detail in members]).execute()

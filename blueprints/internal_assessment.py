@@ -68,15 +68,16 @@ def marksheet(unit_id):
     return marksheet_page(marksheet_for(unit_id), marksheet_options(request.args))
 
 
-def row_response(sheet, entry_id, error=None, typed=None, status=200):
+def row_response(sheet, entry_id, error=None, typed=None, status=200, submitted=None):
     """The row, with the counts and the submit control out of band."""
     rows, _count = sheet.rows(per_page=None, only=entry_id)
     if not rows:
         abort(404)
     done, total = sheet.counts()
+    submission = sheet.submission() if submitted is None else submitted
     return render('internal_assessment/_saved.html', sheet=sheet, unit=sheet.unit,
                   row=rows[0], error=error, typed=typed, done=done, total=total,
-                  submission=sheet.submission(), status=status)
+                  submission=submission, status=status)
 
 
 @bp.route('/<int:unit_id>/entries/<int:entry_id>', methods=['POST'])
@@ -84,14 +85,14 @@ def row_response(sheet, entry_id, error=None, typed=None, status=200):
 def save_outcome(unit_id, entry_id):
     """Save one outcome inline (htmx): the row comes back, refused if stale."""
     sheet = marksheet_for(unit_id)
-    if sheet.entry(entry_id) is None:
-        abort(404)
     raw = request.form.get(f'value-{entry_id}', '')[:40]
     version = to_int(request.form.get(f'version-{entry_id}'))
     actor, acting_for = acting_ids()
     try:
         sheet.save_outcome(entry_id, raw, version, actor, acting_for)
     except DomainError as error:
+        if error.code == 'unknown_entry' or sheet.entry(entry_id) is None:
+            abort(404)
         conflict = error.code in ('stale', 'submitted')
         if not htmx:
             flash(message_for(error), 'error')
@@ -100,7 +101,7 @@ def save_outcome(unit_id, entry_id):
                             typed=None if conflict else raw, status=409 if conflict else 422)
     if not htmx:
         return redirect(url_for('.marksheet', unit_id=unit_id), 303)
-    return row_response(sheet, entry_id)
+    return row_response(sheet, entry_id, submitted=False)  # a save succeeds only before submission
 
 
 def changes_in(form):
@@ -328,9 +329,9 @@ def submit(unit_id):
     if sheet.submission() is not None:
         return redirect(url_for('.marksheet', unit_id=unit_id, show='samples'), 303)
     done, total = sheet.counts()
-    return render('internal_assessment/submit.html', sheet=sheet, unit=sheet.unit,
-                  done=done, total=total, preview=sheet.preview_sample(),
-                  ranked_count=len(sheet.ranked_outcomes()))
+    preview, ranked_count = sheet.preview_sample()
+    return render('internal_assessment/submit.html', sheet=sheet, unit=sheet.unit, done=done,
+                  total=total, preview=preview, ranked_count=ranked_count)
 
 
 @bp.route('/guide')

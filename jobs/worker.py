@@ -25,7 +25,7 @@ def sweep_forever():
 
 
 def main():
-    app = create_app()
+    app = create_app({'DATABASE_POOL': False})
     jobs._worker_app = app
     connection = Redis.from_url(app.config['REDIS_URL'])
     threading.Thread(target=sweep_forever, daemon=True).start()

@@ -119,8 +119,8 @@ def app(tmp_path, postgres_server):
     storage.migrate()
     yield application
     db.close()
+    db.obj.close_all()  # pooled connections
     if name:
-        db.obj.close()
         admin_sql(postgres_server, f'DROP DATABASE {name} WITH (FORCE)')
 
 
