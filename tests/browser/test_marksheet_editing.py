@@ -4,18 +4,11 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.pages import missing_row_ids, select_values
+
 ABSENT_WARNING = 'Please note an ABSENT should only be used if a candidate is absent'
 
 
-def select_values(page):
-    pairs = page.eval_on_selector_all(
-        'table.marksheet select[name^="value-"]', 'els => els.map(e => [e.name, e.value])')
-    return {int(name.removeprefix('value-')): value for name, value in pairs}
-
-
-def missing_row_ids(page):
-    return [int(i.removeprefix('entry-')) for i in page.eval_on_selector_all(
-        'table.marksheet tbody tr.missing', 'els => els.map(e => e.id)')]
 
 
 def is_save_of(entry_id):

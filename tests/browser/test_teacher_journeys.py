@@ -5,6 +5,8 @@ import subprocess
 
 from playwright.sync_api import expect
 
+from tests.browser.pages import missing_row_ids, select_values
+
 REASON = re.compile(r'(Highest outcome|Lowest outcome|Rank spread|Covers grade \w+|'
                     r'Covers teaching group \w+)')
 PDF_TIMEOUT_MS = 120_000
@@ -21,16 +23,6 @@ def expected_sample_size(non_absent):
     return 25
 
 
-def select_values(page):
-    """{entry id: value} of every outcome dropdown on the page."""
-    pairs = page.eval_on_selector_all(
-        'table.marksheet select[name^="value-"]', 'els => els.map(e => [e.name, e.value])')
-    return {int(name.removeprefix('value-')): value for name, value in pairs}
-
-
-def missing_row_ids(page):
-    return [int(i.removeprefix('entry-')) for i in page.eval_on_selector_all(
-        'table.marksheet tbody tr.missing', 'els => els.map(e => e.id)')]
 
 
 def sampled_rows(page):
