@@ -42,11 +42,10 @@ def load_account(session_key):
 
 
 def sign_in(account):
-    """Start a fresh session (a new cookie, SESS-3) keeping only the language."""
-    language, pending = session.get('lang'), session.get('pending')
+    """Start a fresh session (a new cookie, SESS-3): the account's preferred
+    language applies from here, until the switch is used."""
+    pending = session.get('pending')
     session.clear()
-    if language:
-        session['lang'] = language
     if pending:
         session['pending'] = pending
     login_user(account)

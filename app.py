@@ -11,6 +11,7 @@ from blueprints import auth, home, internal_assessment, reports, samples
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from storage import bind_database, close_database, open_database
 import security
+import throttle
 
 
 def create_app(test_config=None):
@@ -33,15 +34,27 @@ def create_app(test_config=None):
         BABEL_TRANSLATION_DIRECTORIES='translations',
         REPORTS_DIR=None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # forms and pasted sheets; uploads stream separately
+        MAIL_SERVER=None,                # none: mails are written to MAIL_FOLDER as .eml files
+        MAIL_PORT=25,
+        MAIL_USE_TLS=False,
+        MAIL_USERNAME=None,
+        MAIL_PASSWORD=None,
+        MAIL_FROM='WJEC Internal Assessment <no-reply@wjec.co.uk>',
+        MAIL_DOMAIN='portal.wjec.co.uk',
+        MAIL_FOLDER=None,                # default instance/mail
+        PUBLIC_URL='http://127.0.0.1:5000',  # links in e-mails
+        JOB_STALE_SECONDS=300,           # a started job silent this long is run again
     )
     app.config.from_prefixed_env()       # FLASK_*, e.g. FLASK_SECRET_KEY
-    for name in ('DATABASE_URL', 'REDIS_URL', 'DEMO_PASSWORD', 'SECRET_KEY'):
+    for name in ('DATABASE_URL', 'REDIS_URL', 'DEMO_PASSWORD', 'SECRET_KEY', 'MAIL_SERVER',
+                 'MAIL_USERNAME', 'MAIL_PASSWORD', 'PUBLIC_URL'):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     if test_config:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config['REPORTS_DIR'] = app.config['REPORTS_DIR'] or os.path.join(app.instance_path, 'reports')
+    app.config['MAIL_FOLDER'] = app.config['MAIL_FOLDER'] or os.path.join(app.instance_path, 'mail')
 
     bind_database(app)
     app.before_request(open_database)
@@ -54,6 +67,7 @@ def create_app(test_config=None):
     jobs.init_app(app)
     access.init_app(app)
     security.init_app(app)
+    throttle.init_app(app)
     blueprints.init_app(app)
 
     app.register_blueprint(auth.bp)

@@ -6,8 +6,10 @@ read-then-write work goes through `writing()`, and every change of data
 writes an `AuditLog` row in the same transaction.
 """
 import datetime
+import hashlib
 import json
 import re
+import secrets
 
 from peewee import (BooleanField, CharField, Check, DatabaseProxy, DateField,
                     DateTimeField, ForeignKeyField, IntegerField,
@@ -439,10 +441,64 @@ class Outbox(BaseModel):
     subject = CharField(max_length=255)
     body = TextField()
     language = CharField(max_length=2, default='en')
-    state = CharField(max_length=20, default='queued')
+    state = CharField(max_length=20, default='queued')  # queued sending sent failed
     attempts = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
+    claimed_at = DateTimeField(null=True)  # when a worker began sending it
+    error = TextField(default='')
+
+    def claim(self, stale_seconds):
+        """Take the mail for sending: False if it is sent, or if another
+        worker began sending it less than `stale_seconds` ago."""
+        now = utcnow()
+        stale = now - datetime.timedelta(seconds=stale_seconds)
+        return bool(Outbox.update(state='sending', claimed_at=now, attempts=Outbox.attempts + 1)
+                    .where(Outbox.id == self.id,
+                           Outbox.state.in_(('queued', 'failed'))
+                           | ((Outbox.state == 'sending') & (Outbox.claimed_at < stale)))
+                    .execute())
+
+
+class Token(BaseModel):
+    """A single-use link sent by e-mail: set a first password (invite) or a
+    new one (reset). Only the SHA-256 of the token is stored."""
+    purpose = CharField(max_length=10, constraints=[Check("purpose IN ('invite', 'reset')")])
+    account = ForeignKeyField(Account, backref='tokens', on_delete='CASCADE')
+    digest = CharField(max_length=64, unique=True)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @staticmethod
+    def digest_of(token):
+        return hashlib.sha256((token or '').encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, account, purpose, lifetime):
+        """A new token (returned in clear, once); older unused ones of the same purpose lapse."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        cls.update(expires_at=now).where(cls.account == account, cls.purpose == purpose,
+                                         cls.used_at.is_null(), cls.expires_at > now).execute()
+        cls.create(purpose=purpose, account=account, digest=cls.digest_of(token),
+                   expires_at=now + lifetime)
+        return token
+
+    @classmethod
+    def valid(cls, token, purpose):
+        """The unexpired, unused token row for `token`, or None."""
+        if not token or len(token) > 100:
+            return None
+        return (cls.select(cls, Account).join(Account)
+                .where(cls.digest == cls.digest_of(token), cls.purpose == purpose,
+                       cls.used_at.is_null(), cls.expires_at > utcnow(),
+                       Account.active == True).get_or_none())  # noqa: E712
+
+    def use(self):
+        """Spend the token; False if another request spent it first."""
+        return bool(Token.update(used_at=utcnow()).where(
+            Token.id == self.id, Token.used_at.is_null()).execute())
 
 
 class Job(BaseModel):
@@ -461,6 +517,7 @@ class Job(BaseModel):
     attempts = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     enqueued_at = DateTimeField(null=True)
+    started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
 
     @property
@@ -477,7 +534,7 @@ class Job(BaseModel):
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, Request,
-          RequestEvent, AuditLog, Outbox, Job]
+          RequestEvent, AuditLog, Outbox, Job, Token]
 
 
 # --- The marksheet: one centre's entries for one unit ------------------------

@@ -29,3 +29,38 @@ def matches(password_hash, password):
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# --- The board's rule, and more (SPEC 2, QUALITY AUTH-1) ----------------------
+
+MIN_LENGTH, MAX_LENGTH = 8, 128
+_COMMON = None
+
+
+def common_passwords():
+    """The shipped list of common and breached passwords (data/README.md)."""
+    global _COMMON
+    if _COMMON is None:
+        import gzip
+        import os
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'common-passwords.txt.gz')
+        with gzip.open(path, 'rt', encoding='utf-8') as handle:
+            _COMMON = frozenset(line.strip() for line in handle if line.strip())
+    return _COMMON
+
+
+def problems(password, username='', centre_number=''):
+    """Codes of what is wrong with a new password; empty when it is acceptable."""
+    found = []
+    if len(password) < MIN_LENGTH:
+        found.append('too_short')
+    if len(password) > MAX_LENGTH:
+        found.append('too_long')
+    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        found.append('letters_and_numbers')
+    lowered = password.lower()
+    if lowered in {(username or '').lower(), (centre_number or '').lower()} - {''}:
+        found.append('is_username')
+    elif lowered in common_passwords():
+        found.append('is_common')
+    return found

@@ -34,7 +34,8 @@ def csrf_failed(error):
     """A form without a valid token: usually a session that ended (SESS-4)."""
     from flask import url_for
     from access import ask_to_sign_in
-    if '_user_id' not in session and request.endpoint != 'auth.login':
+    public = (request.endpoint or '').startswith('auth.')
+    if '_user_id' not in session and not public:
         return ask_to_sign_in()
     if htmx:
         return hx_redirect(request.headers.get('HX-Current-URL') or url_for('home.index'), 400)

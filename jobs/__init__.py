@@ -6,6 +6,7 @@ its cause; `enqueue()` is called after commit. If Redis is away the row
 waits with `enqueued_at` empty and `sweep()` enqueues it later, exactly once.
 """
 import contextlib
+import datetime
 import json
 import logging
 import threading
@@ -37,7 +38,7 @@ def init_app(app):
         connection = Redis.from_url(app.config['REDIS_URL'], socket_connect_timeout=2,
                                     socket_timeout=5)
         app.extensions['rq_queue'] = Queue(QUEUE_NAME, connection=connection)
-    from jobs import reports  # noqa: F401  registers its runners
+    from jobs import emails, reports  # noqa: F401  register their runners
 
 
 def record(kind, centre=None, account=None, language='en', **args):
@@ -71,7 +72,13 @@ def enqueue(job):
 
 
 def sweep():
-    """Enqueue every job that missed the queue (Redis was down). Returns how many."""
+    """Enqueue every job that missed the queue (Redis was down), and again
+    every job whose worker died without a word. Returns how many."""
+    stale = utcnow() - datetime.timedelta(seconds=current_app.config['JOB_STALE_SECONDS'])
+    (Job.update(status='queued', enqueued_at=None)
+     .where(((Job.status == 'started') & (Job.started_at < stale))
+            | ((Job.status == 'queued') & (Job.enqueued_at < stale)))
+     .execute())
     waiting = list(Job.select().where(Job.status == 'queued', Job.enqueued_at.is_null()))
     for job in waiting:
         enqueue(job)
@@ -104,7 +111,7 @@ def run(job_id):
         job = Job.get_or_none(Job.id == job_id)
         if job is None or job.status == 'finished':
             return
-        Job.update(status='started', progress=5, attempts=Job.attempts + 1,
+        Job.update(status='started', progress=5, attempts=Job.attempts + 1, started_at=utcnow(),
                    error='').where(Job.id == job_id).execute()
         try:
             with force_locale(job.language):

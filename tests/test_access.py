@@ -8,7 +8,8 @@ from models import Job, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
          'other_admin', 'other_teacher', 'moderator', 'staff']
-PUBLIC = {'auth.login', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static'}
+PUBLIC = {'auth.login', 'auth.logout', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static'}
+TOKEN_LINKS = {'auth.reset', 'auth.welcome'}  # a forged token: 410 for everyone
 CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.')
 
 
@@ -24,7 +25,7 @@ def job(app, world, tmp_path):
 
 def routes(app, world, job):
     values = {'unit_id': world.unit.id, 'entry_id': world.entries[0].id, 'job_id': job.id,
-              'filename': 'css/portal.css'}
+              'filename': 'css/portal.css', 'token': 'forged-token'}
     for rule in app.url_map.iter_rules():
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
         for method in sorted(rule.methods & {'GET', 'POST'}):
@@ -32,7 +33,9 @@ def routes(app, world, job):
 
 
 def expected(role, rule):
-    """'open', 'login' (sent to sign in), or 'denied' (403/404)."""
+    """'open', 'login' (sent to sign in), 'denied' (403/404) or 'gone' (410)."""
+    if rule.endpoint in TOKEN_LINKS:
+        return 'gone'
     if rule.endpoint in PUBLIC:
         return 'open'
     if role == 'anonymous':
@@ -64,6 +67,8 @@ def test_every_route_as(role, app, world, job):
             assert '/login' in (response.headers.get('Location', '') + response.headers.get('HX-Redirect', '')), where
         elif want == 'denied':
             assert response.status_code in (403, 404), where
+        elif want == 'gone':  # or 400 where an anonymous post has no CSRF token
+            assert response.status_code in (410, 400), where
         else:
             assert response.status_code < 403 or response.status_code in (409, 422), where
         checked += 1
