@@ -448,16 +448,12 @@ class Outbox(BaseModel):
     claimed_at = DateTimeField(null=True)  # when a worker began sending it
     error = TextField(default='')
 
-    def claim(self, stale_seconds):
-        """Take the mail for sending: False if it is sent, or if another
-        worker began sending it less than `stale_seconds` ago."""
-        now = utcnow()
-        stale = now - datetime.timedelta(seconds=stale_seconds)
-        return bool(Outbox.update(state='sending', claimed_at=now, attempts=Outbox.attempts + 1)
-                    .where(Outbox.id == self.id,
-                           Outbox.state.in_(('queued', 'failed'))
-                           | ((Outbox.state == 'sending') & (Outbox.claimed_at < stale)))
-                    .execute())
+    def claim(self):
+        """Take the mail for sending; False once it has been sent. A mail
+        left 'sending' was being sent by an attempt that died (each mail has
+        one job, and RQ runs one attempt of a job at a time): send it again."""
+        return bool(Outbox.update(state='sending', claimed_at=utcnow(), attempts=Outbox.attempts + 1)
+                    .where(Outbox.id == self.id, Outbox.state != 'sent').execute())
 
 
 class Token(BaseModel):

@@ -78,8 +78,8 @@ def send_smtp(message):
 def send_mail(job):
     """Send one outbox row, unless it has been sent already."""
     mail = Outbox.get_by_id(job.arguments['outbox'])
-    if not mail.claim(current_app.config['JOB_STALE_SECONDS']):
-        return  # sent already, or being sent by another worker
+    if not mail.claim():
+        return  # sent already
     message = message_for(mail)
     try:
         if current_app.config['MAIL_SERVER']:
