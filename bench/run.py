@@ -324,6 +324,27 @@ def pdf_benchmarks(report, app, centres, tmp, args):
 
 # --- main -----------------------------------------------------------------------------
 
+def signin_benchmarks(report, tmp):
+    from bench import signin
+    import demo
+    import storage
+    from app import create_app
+    from models import db
+    app = create_app({'DATABASE_URL': f'sqlite:///{tmp}/signin.db', 'SECRET_KEY': 'bench'})
+    storage.migrate()
+    with db.connection_context():
+        demo.load('Bench2017pass')
+    results = signin.measure(app, 'Bench2017pass')
+    plain = results['plain page (GET /login)']
+    for name, ms in results.items():
+        extra = '' if ms is plain else f'   {ms / plain:5.1f}x the plain page'
+        report(f'  {name:<32}{ms:8.1f} ms{extra}')
+    wrong, unknown = results['sign-in, wrong password'], results['sign-in, unknown username']
+    report(f'AUTH-2  unknown username ÷ wrong password time: {unknown / wrong:.2f} (1.00 = indistinguishable)')
+    db.close()
+    db.obj.close_all()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--seconds', type=float, default=8.0,
@@ -331,8 +352,9 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=4, help='interleaved turns (default 4)')
     parser.add_argument('--warmup', type=float, default=0.5, help='warm-up seconds per turn')
     parser.add_argument('--threads', type=int, default=4, help='client threads (default 4)')
-    parser.add_argument('--only', default='web,scale,pdf',
-                        help='comma-separated sections: web (P-1,2,4), scale (P-3, submit), pdf (P-5)')
+    parser.add_argument('--only', default='web,scale,pdf,signin',
+                        help='comma-separated sections: web (P-1,2,4), scale (P-3, submit), pdf (P-5), '
+                             'signin (AUTH-1, AUTH-2)')
     parser.add_argument('--pdf-repeats', type=int, default=2,
                         help='runs of each PDF, the fastest kept (default 2)')
     parser.add_argument('--quick', action='store_true', help='short runs, for trying the bench')
@@ -377,6 +399,10 @@ def main(argv=None):
                 section = time.perf_counter()
                 pdf_benchmarks(report, app, centres, tmp, args)
                 report(f'(pdf section {time.perf_counter() - section:.0f} s)')
+        if 'signin' in sections:
+            report()
+            report('== Sign-in with argon2id against a plain page (in-process, production parameters) ==')
+            signin_benchmarks(report, tmp)
     finally:
         if args.keep:
             report(f'(kept {tmp})')
