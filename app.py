@@ -7,7 +7,9 @@ import access
 import blueprints
 import cli
 import jobs
-from blueprints import auth, home, internal_assessment, reports, samples
+from blueprints import auth, home, internal_assessment, outbox, reports, samples
+from blueprints import account_admin
+from blueprints import centre_profile, helpline
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from storage import bind_database, close_database, open_database
 import security
@@ -75,6 +77,10 @@ def create_app(test_config=None):
     app.register_blueprint(internal_assessment.bp)
     app.register_blueprint(samples.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(centre_profile.bp)
+    app.register_blueprint(helpline.bp)
+    app.register_blueprint(outbox.bp)
+    app.register_blueprint(account_admin.bp)
 
     cli.init_app(app)
     return app

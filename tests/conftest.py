@@ -114,7 +114,7 @@ def app(tmp_path, postgres_server):
     else:
         url = f'sqlite:///{tmp_path}/portal.db'
     application = create_app({'TESTING': True, 'DATABASE_URL': url, 'SECRET_KEY': 'test-secret',
-                              'REPORTS_DIR': str(tmp_path / 'reports')})
+                              'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail')})
     application.test_client_class = PortalClient
     storage.migrate()
     yield application

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from models import Job, db
+from models import Job, Outbox, Request, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
          'other_admin', 'other_teacher', 'moderator', 'staff']
@@ -24,8 +24,14 @@ def job(app, world, tmp_path):
 
 
 def routes(app, world, job):
-    values = {'unit_id': world.unit.id, 'entry_id': world.entries[0].id, 'job_id': job.id,
+    with db.connection_context():
+        mail = Outbox.create(key='test-mail', to='someone@example.org', subject='Hello', body='Hi')
+    values = {'mail_id': mail.id, 'unit_id': world.unit.id, 'entry_id': world.entries[0].id, 'job_id': job.id,
               'filename': 'css/portal.css', 'token': 'forged-token'}
+    with db.connection_context():
+        values['request_id'] = Request.create(kind='eo_change', centre=world.centre.id, details=json.dumps(
+            {'route': 'portal', 'new_name': 'A New Officer', 'new_email': 'new.eo@example.org'})).id
+    values['account_id'] = world.teacher.id  # Account Admin: a user of centre 68999
     for rule in app.url_map.iter_rules():
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
         for method in sorted(rule.methods & {'GET', 'POST'}):
@@ -40,6 +46,16 @@ def expected(role, rule):
         return 'open'
     if role == 'anonymous':
         return 'login'
+    if rule.endpoint.startswith('outbox.'):
+        return 'open' if role == 'staff' else 'denied'
+    if rule.endpoint.startswith('helpline.'):
+        return 'open' if role == 'staff' else 'denied'
+    if rule.endpoint.startswith('centre_profile.'):
+        return 'open' if role in ('admin', 'other_admin') else 'denied'
+    if rule.endpoint.startswith('account_admin.'):  # another centre's account id: 404
+        if role == 'other_admin':
+            return 'denied' if 'account_id' in rule.arguments else 'open'
+        return 'open' if role == 'admin' else 'denied'
     if rule.endpoint.startswith(CENTRE_AREAS):
         if role in ('moderator', 'staff', 'teacher_no_units'):
             return 'denied'
