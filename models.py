@@ -111,6 +111,13 @@ class Centre(BaseModel):
     eo_email = CharField(max_length=254, default='')
     post_results_email = CharField(max_length=254, null=True)
 
+    @classmethod
+    def locked(cls, centre_id):
+        """The centre's row, held until commit so that two changes of one centre
+        queue (SQLite's IMMEDIATE transaction already holds the only write lock)."""
+        query = cls.select().where(cls.id == centre_id)
+        return (query.for_update() if db.obj.for_update else query).get()
+
     @staticmethod
     def number_is_valid(number):
         return bool(re.fullmatch(r'\d{5}', number or ''))

@@ -2,6 +2,7 @@
 headers, and the words for a refusal."""
 from flask import current_app, make_response, render_template
 import functools
+import re
 
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
 
@@ -102,3 +103,33 @@ def init_app(app):
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label,
         reason_label=reason_label, sample_reason=sample_reason,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
+
+
+# --- Fields every form shares -------------------------------------------------
+
+NAME_MAX, EMAIL_MAX = 200, 254
+EMAIL = re.compile(r'[^@\s<>()\[\],;:"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+')
+
+
+def clean(value):
+    """One line of text: runs of spaces, tabs and newlines become one space."""
+    return ' '.join((value or '').split())
+
+
+def name_problem(name, required=True):
+    """The message for a name that cannot be used, or None."""
+    if required and not name:
+        return _('Enter a name.')
+    if len(name) > NAME_MAX:
+        return _('Use at most %(count)s characters.', count=NAME_MAX)
+    return None
+
+
+def email_problem(email, required=True):
+    """The message for an e-mail address that cannot be used, or None."""
+    if not email:
+        return _('Enter an e-mail address.') if required else None
+    if len(email) > EMAIL_MAX or not EMAIL.fullmatch(email):
+        return _('Enter an e-mail address in the form name@example.org (at most %(count)s characters).',
+                 count=EMAIL_MAX)
+    return None

@@ -1,7 +1,6 @@
 """Account Admin: the primary account creates secondary accounts and amends
 their details and facility permissions (SPEC 3.8; seed Appendix 1).
 Administrators never see a password; nothing changes until Save Changes."""
-import re
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -11,14 +10,12 @@ from peewee import IntegrityError
 import access
 import jobs
 import passwords
-from blueprints import auth, render
+from blueprints import EMAIL_MAX, NAME_MAX, auth, email_problem, name_problem, render
 from models import (FACILITIES, LANGUAGES, PRIMARY_ONLY_FACILITIES, Account, AuditLog, Entry,
                     FacilityGrant, Series, Unit, UnitGrant, writing)
 
 bp = Blueprint('account_admin', __name__, url_prefix='/account-admin')
 
-NAME_MAX, EMAIL_MAX = 200, 254
-EMAIL_FORM = re.compile(r'[^@\s]+@[^@\s]+\.[^@\s]+')
 SUITE_OF = {code: suite for code, _label, suite in FACILITIES}
 KIND_WORDS = {'administrator': _l('Administrator'), 'user': _l('User')}
 # The seed's facility names, translatable (models.FACILITIES holds the codes).
@@ -82,16 +79,12 @@ def centre_papers():
 
 def field_errors(values, require_email):
     """Messages for the contact fields, keyed by field name."""
-    errors = {}
-    for name in ('contact_name', 'job_title'):
-        if len(values[name]) > NAME_MAX:
-            errors[name] = _('Use at most %(num)s characters.', num=NAME_MAX)
-    email = values['email']
-    if not email and require_email:
+    errors = {name: problem for name in ('contact_name', 'job_title')
+              if (problem := name_problem(values[name], required=False))}
+    if not values['email'] and require_email:
         errors['email'] = _('Enter an e-mail address: the invitation to set a password is sent to it.')
-    elif email and (len(email) > EMAIL_MAX or not EMAIL_FORM.fullmatch(email)):
-        errors['email'] = _('Enter an e-mail address like name@school.org.uk, of at most %(num)s characters.',
-                            num=EMAIL_MAX)
+    elif problem := email_problem(values['email'], required=False):
+        errors['email'] = problem
     return errors
 
 

@@ -4,7 +4,6 @@ change of Exams Officer, which waits for the board to confirm it (SPEC 3.9).
 The centre always comes from the signed-in account (QUALITY AC-2); the form
 takes an allowlist of fields (AC-3): the telephone is changed through NCN."""
 import json
-import re
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -12,46 +11,11 @@ from flask_login import current_user
 
 import jobs
 from access import acting_ids, roles_required
-from blueprints import render
+from blueprints import clean, email_problem, name_problem, render
 from jobs import emails
-from models import AuditLog, Centre, Request, RequestEvent, db, writing
+from models import AuditLog, Centre, Request, RequestEvent, writing
 
 bp = Blueprint('centre_profile', __name__, url_prefix='/centre')
-
-NAME_MAX, EMAIL_MAX = 200, 254
-EMAIL = re.compile(r'[^@\s<>()\[\],;:"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+')
-
-
-def clean(value):
-    """One line of text: runs of spaces, tabs and newlines become one space."""
-    return ' '.join((value or '').split())
-
-
-def name_problem(name, required=True):
-    """The message for a name that cannot be used, or None."""
-    if required and not name:
-        return _('Enter a name.')
-    if len(name) > NAME_MAX:
-        return _('Use at most %(count)s characters.', count=NAME_MAX)
-    return None
-
-
-def email_problem(email, required=True):
-    """The message for an e-mail address that cannot be used, or None."""
-    if not email:
-        return _('Enter an e-mail address.') if required else None
-    if len(email) > EMAIL_MAX or not EMAIL.fullmatch(email):
-        return _('Enter an e-mail address in the form name@example.org (at most %(count)s characters).',
-                 count=EMAIL_MAX)
-    return None
-
-
-def locked_centre(centre_id):
-    """The centre's row, held until commit so that two changes of one centre
-    queue (SQLite's IMMEDIATE transaction already holds the only write lock)."""
-    query = Centre.select().where(Centre.id == centre_id)
-    return (query.for_update() if db.obj.for_update else query).get()
-
 
 def pending_change(centre_id):
     """The change of Exams Officer waiting for the board, or None."""
@@ -104,7 +68,7 @@ def save(centre_id, values, by, acting_for=None):
     waits for the board. Returns (saved, change, job), or a pending change
     that refuses another as (None, waiting, None)."""
     with writing():
-        centre = locked_centre(centre_id)
+        centre = Centre.locked(centre_id)
         wanted_eo = (values['eo_name'], values['eo_email'])
         change, job = None, None
         if wanted_eo != (centre.eo_name, centre.eo_email):

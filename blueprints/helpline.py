@@ -9,9 +9,8 @@ from peewee import JOIN
 
 import jobs
 from access import roles_required
-from blueprints import auth, render
-from blueprints.centre_profile import (clean, email_problem, locked_centre, name_problem,
-                                       open_eo_change, pending_change)
+from blueprints import auth, clean, email_problem, name_problem, render
+from blueprints.centre_profile import open_eo_change, pending_change
 from jobs import emails
 from models import Account, AuditLog, Centre, Request, RequestEvent, utcnow, writing
 
@@ -85,7 +84,7 @@ def letterhead():
         return queue_page(values, errors, status=422)
     staff = current_user._get_current_object()
     with writing():
-        centre = locked_centre(centre.id)
+        centre = Centre.locked(centre.id)
         waiting = pending_change(centre.id)
         if waiting is None:
             change = open_eo_change(
