@@ -23,14 +23,23 @@
   // A request that failed outright (network, server) must not look saved.
   document.addEventListener('htmx:sendError', function (event) { warn(event, 'data-request-failed'); });
   document.addEventListener('htmx:responseError', function (event) {
-    if (event.detail.xhr && event.detail.xhr.getResponseHeader('HX-Redirect')) return;
-    warn(event, 'data-request-failed');
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.getResponseHeader('HX-Redirect')) return;
+    var refused = xhr && (xhr.status === 403 || xhr.status === 404);
+    warn(event, refused ? 'data-request-forbidden' : 'data-request-failed');
   });
+  // Said beside the field, as the server's own refusals are.
   function warn(event, attribute) {
-    var row = event.detail.elt && event.detail.elt.closest('tr');
+    var field = event.detail.elt;
+    var cell = field && field.closest('td');
     var text = document.body.getAttribute(attribute);
-    if (row) { row.classList.add('problem'); row.setAttribute('title', text); }
-    else { window.alert(text); }
+    if (!cell) { window.alert(text); return; }
+    var note = cell.querySelector('.error') || document.createElement('span');
+    note.className = 'error';
+    note.setAttribute('role', 'alert');
+    note.textContent = text;
+    cell.appendChild(note);
+    cell.closest('tr').classList.add('problem');
   }
   // With JavaScript on, every choice saves itself: the Save button is a fallback.
   document.documentElement.classList.add('js');
