@@ -57,6 +57,7 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     app.config['REPORTS_DIR'] = app.config['REPORTS_DIR'] or os.path.join(app.instance_path, 'reports')
     app.config['MAIL_FOLDER'] = app.config['MAIL_FOLDER'] or os.path.join(app.instance_path, 'mail')
+    app.config.setdefault('SESSION_COOKIE_SECURE', app.config['PUBLIC_URL'].startswith('https:'))
 
     bind_database(app)
     app.before_request(open_database)

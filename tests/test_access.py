@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from models import Job, Outbox, Request, db
+from models import Account, Job, Outbox, Request, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
-         'other_admin', 'other_teacher', 'moderator', 'staff']
+         'other_admin', 'other_teacher', 'moderator', 'staff', 'deactivated']
 PUBLIC = {'auth.login', 'auth.logout', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static'}
 TOKEN_LINKS = {'auth.reset', 'auth.welcome'}  # a forged token: 410 for everyone
 CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.')
@@ -44,7 +44,7 @@ def expected(role, rule):
         return 'gone'
     if rule.endpoint in PUBLIC:
         return 'open'
-    if role == 'anonymous':
+    if role in ('anonymous', 'deactivated'):  # a deactivated account's session is over
         return 'login'
     if rule.endpoint.startswith('outbox.'):
         return 'open' if role == 'staff' else 'denied'
@@ -72,9 +72,16 @@ def test_every_route_as(role, app, world, job):
     checked = 0
     for rule, url, method in routes(app, world, job):
         client = app.test_client()
-        if role != 'anonymous':
+        if role == 'deactivated':
+            client.get(client.login(world.teacher.username).location)
+            with db.connection_context():
+                Account.update(active=False).where(Account.id == world.teacher.id).execute()
+        elif role != 'anonymous':
             client.get(client.login(getattr(world, role).username).location)
         response = client.open(url, method=method, data={}, headers={'HX-Request': 'true'} if 'entries' in url else {})
+        if role == 'deactivated':
+            with db.connection_context():
+                Account.update(active=True).where(Account.id == world.teacher.id).execute()
         want = expected(role, rule)
         where = f'{method} {url} as {role}: {response.status_code}'
         assert response.status_code != 500, where

@@ -255,3 +255,26 @@ def test_a_worker_killed_mid_send_neither_loses_nor_duplicates_the_mail(tmp_path
         db.close()
     assert len(inbox.messages) == 1, output[-3000:]
     assert (mail.state, mail.attempts) == ('sent', 2)
+
+
+def test_no_password_reaches_the_logs_the_audit_or_the_outbox(app, world, as_, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)  # peewee logs every SQL statement with its parameters
+    client = app.test_client()
+    client.get('/login')
+    client.post('/login', data={'username': '68999JBR', 'password': 'WrongGuess2024'})
+    client.post('/login', data={'username': '68999JBR', 'password': factories.PASSWORD})
+    admin = as_('admin')
+    admin.post(f'/account-admin/accounts/{world.teacher.id}', data={
+        'current_password': factories.PASSWORD, 'new_password': 'FreshPass2024', 'confirmation': 'FreshPass2024',
+        'language': 'en', 'contact_name': 'T', 'job_title': '', 'email': '', 'active': 'yes',
+        'facility-CW_LEVEL_3': 'yes', 'all-CW_LEVEL_3': 'yes'})
+    with db.connection_context():
+        assert passwords.matches(Account.get_by_id(world.teacher.id).password_hash, 'FreshPass2024')
+        stored = ' '.join(f'{a.target} {a.before} {a.after}' for a in AuditLog.select())
+        stored += ' '.join(f'{m.subject} {m.body}' for m in Outbox.select())
+    logged = caplog.text
+    for secret in ('WrongGuess2024', factories.PASSWORD, 'FreshPass2024'):
+        assert secret not in logged and secret not in stored
+    with db.connection_context():  # the failure is recorded, without the guess
+        assert AuditLog.select().where(AuditLog.action == 'auth.sign_in_failed').count() == 1
