@@ -780,14 +780,16 @@ class Marksheet:
                               self.unit.scheme)
         return [(ranked[i], *picks[i]) for i in sorted(picks)], len(ranked)
 
-    def submit(self, actor, acting_for=None):
+    def submit(self, actor, acting_for=None, on_submitted=None):
         """Lock the outcomes and generate the sample, once. Returns
-        (submission, created). Raises DomainError('incomplete', missing=n)."""
+        (submission, created, what on_submitted returned). `on_submitted(submission,
+        sample)` runs inside the transaction, for side effects recorded with
+        it (QUALITY REL-4). Raises DomainError('incomplete', missing=n)."""
         with writing():
             lock_marksheet(self.centre.id, self.unit.id)
             existing = self.submission()
             if existing is not None:
-                return existing, False
+                return existing, False, None
             done, total = self.counts()
             if total == 0 or done < total:
                 raise DomainError('incomplete', missing=total - done)
@@ -797,7 +799,7 @@ class Marksheet:
                                                    submitted_by=acting_for or actor,
                                                    candidates=total)
             except IntegrityError:  # another process won the race
-                return self.submission(), False
+                return self.submission(), False, None
             members, _ = self.preview_sample()
             SampleMember.insert_many([
                 {'entry': entry.id, 'reason': reason, 'detail': detail}
@@ -805,7 +807,8 @@ class Marksheet:
             AuditLog.record(actor, 'unit.submit', f'unit:{self.unit.id}',
                             after={'candidates': total, 'sample': len(members)},
                             centre=self.centre, acting_for=acting_for)
-            return submission, True
+            effects = on_submitted(submission, members) if on_submitted else None
+            return submission, True, effects
 
     def add_to_sample(self, entry_id, actor, acting_for=None):
         with writing():

@@ -92,7 +92,7 @@ def submit_and_sample(counter, sized, app):
         figures['preview'] = (time.perf_counter() - start, counter.count)
     with counter.counting():
         start = time.perf_counter()
-        submission, created = sheet.submit(sized.teacher)
+        submission, created, _ = sheet.submit(sized.teacher)
         figures['submit'] = (time.perf_counter() - start, counter.count)
     if not created:
         raise BenchError('the benchmark centre was submitted already')

@@ -12,10 +12,12 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 import access
+import jobs
 from access import acting_ids, internal_assessment_required, marksheet_for
 from blueprints import message_for, outcome_label, render
 from extensions import htmx
-from models import ABSENT, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
+from jobs import emails
+from models import ABSENT, Account, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
 
 bp = Blueprint('internal_assessment', __name__, url_prefix='/internal-assessment')
 
@@ -307,6 +309,24 @@ def export(unit_id):
 
 # --- Submission --------------------------------------------------------------
 
+def receipts_for(sheet):
+    """The submission receipt, to the exams officer and to whoever submitted
+    (if someone else), written in the submission's transaction."""
+    def write(submission, sample):
+        who = current_user._get_current_object()
+        officer = Account.get_or_none(Account.centre == sheet.centre, Account.kind == 'administrator')
+        recipients = {sheet.centre.eo_email: officer.language if officer else 'en'}
+        if who.email:
+            recipients.setdefault(who.email, who.language)
+        link = current_app.config['PUBLIC_URL'].rstrip('/') + url_for(
+            'internal_assessment.marksheet', unit_id=sheet.unit.id, show='samples')
+        return [job for to, language in recipients.items() if to
+                for job in [emails.queue(f'submitted-{submission.id}-{to}', to, 'submission_receipt', language,
+                                         sheet=sheet, submission=submission, sample=sample, link=link,
+                                         who=who)] if job]
+    return write
+
+
 @bp.route('/<int:unit_id>/submit', methods=['GET', 'POST'])
 @internal_assessment_required
 def submit(unit_id):
@@ -315,10 +335,12 @@ def submit(unit_id):
     if request.method == 'POST':
         actor, acting_for = acting_ids()
         try:
-            submission, created = sheet.submit(actor, acting_for)
+            submission, created, receipts = sheet.submit(actor, acting_for, on_submitted=receipts_for(sheet))
         except DomainError as error:
             flash(message_for(error), 'error')
             return redirect(url_for('.marksheet', unit_id=unit_id), 303)
+        for job in receipts or []:
+            jobs.enqueue(job)
         if created:
             flash(_('All outcomes submitted. The sample has been generated: the candidates '
                     'ticked in the Sample column are the ones the moderator needs.'))

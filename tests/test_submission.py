@@ -185,3 +185,20 @@ def test_without_javascript_the_save_button_adds_and_removes_ticks(ready, as_):
     page = client.get(client.post(url(ready.unit), data=form).location).get_data(as_text=True)
     assert 'cannot be removed from the sample' in page
     assert set(members()) == set(sampled) | {extra[1]}
+
+
+def test_submitting_e_mails_a_receipt_with_the_sample_to_the_exams_officer_and_the_teacher(ready, as_):
+    from models import Account, Centre, Outbox
+    with db.connection_context():
+        Centre.update(eo_email='eo@example-high.sch.uk').where(Centre.id == ready.centre.id).execute()
+        Account.update(email='jbr@example-high.sch.uk').where(Account.id == ready.teacher.id).execute()
+    client = as_('teacher')
+    client.post(url(ready.unit, 'submit'))
+    client.post(url(ready.unit, 'submit'))  # a second click sends nothing more
+    with db.connection_context():
+        mails = {m.to: m for m in Outbox.select()}
+    assert set(mails) == {'eo@example-high.sch.uk', 'jbr@example-high.sch.uk'}
+    receipt = mails['eo@example-high.sch.uk']
+    assert receipt.subject == 'Outcomes submitted: 9611/L3, centre 68999' and receipt.state == 'sent'
+    assert 'The moderation sample has 15 candidates:' in receipt.body and 'Highest outcome' in receipt.body
+    assert '/internal-assessment/%d?show=samples' % ready.unit.id in receipt.body
