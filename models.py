@@ -655,17 +655,21 @@ class Marksheet:
         out = {r['unit']: (r['done'], r['total'], r['unit'] in submitted) for r in rows}
         return out
 
+    def _row_query(self):
+        """Entries with candidate, outcome, who set it, and sample membership."""
+        EnteredBy = Account.alias()
+        return (self.entries()
+                .select(Entry, Candidate, Outcome, SampleMember, EnteredBy.username)
+                .join(Candidate).switch(Entry)
+                .join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
+                .join(EnteredBy, JOIN.LEFT_OUTER, on=(Outcome.entered_by == EnteredBy.id),
+                      attr='entered_by').switch(Entry)
+                .join(SampleMember, JOIN.LEFT_OUTER, attr='member'))
+
     def rows(self, search='', sort='number', show='all', page=1, per_page=PAGE_SIZE, only=None):
         """One page of the marksheet with outcome, who set it, and sample
         membership, in one query whatever the number of candidates."""
-        EnteredBy = Account.alias()
-        query = (self.entries()
-                 .select(Entry, Candidate, Outcome, SampleMember, EnteredBy.username)
-                 .join(Candidate).switch(Entry)
-                 .join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
-                 .join(EnteredBy, JOIN.LEFT_OUTER, on=(Outcome.entered_by == EnteredBy.id),
-                       attr='entered_by').switch(Entry)
-                 .join(SampleMember, JOIN.LEFT_OUTER, attr='member'))
+        query = self._row_query()
         if only is not None:
             query = query.where(Entry.id == only)
         if search:
@@ -693,17 +697,20 @@ class Marksheet:
             return None
         return self.entries().where(Entry.id == entry_id).get_or_none()
 
-    def _entry_with_outcome(self, entry_id):
+    def _row(self, entry_id):
+        """One row, as `rows` gives it, and whether the unit is submitted: one query."""
         try:
             entry_id = int(entry_id)
         except (TypeError, ValueError):
             return None
-        return (self.entries().select(Entry, Outcome)
-                .join(Outcome, JOIN.LEFT_OUTER, attr='outcome')
+        submitted = fn.EXISTS(Submission.select().where(Submission.centre == self.centre,
+                                                        Submission.unit == self.unit))
+        return (self._row_query().select_extend(submitted.alias('submitted'))
                 .where(Entry.id == entry_id).get_or_none())
 
     def save_outcome(self, entry_id, raw, version, actor, acting_for=None):
-        """Record an outcome if the row was current; returns the outcome.
+        """Record an outcome if the row was current; returns the row, as
+        `rows` gives it, with the outcome now recorded.
 
         Raises DomainError: 'unknown_entry', 'submitted', 'stale' (with the
         current outcome), or a value error from `Unit.parse_outcome`."""
@@ -713,17 +720,17 @@ class Marksheet:
             return self._save(entry_id, value, score, version, actor, acting_for)
 
     def _save(self, entry_id, value, score, version, actor, acting_for):
-        entry = self._entry_with_outcome(entry_id)
+        entry = self._row(entry_id)
         if entry is None:
             raise DomainError('unknown_entry')
-        if self.submission() is not None:
+        if entry.submitted:
             raise DomainError('submitted')
         current = entry.outcome if entry.outcome and entry.outcome.id else None
         if (current.version if current else 0) != version:
             raise DomainError('stale', outcome=current, entry=entry)
         before = current.value if current else None
         if value == before:
-            return current
+            return entry
         not_submitted = ~fn.EXISTS(Submission.select().where(
             Submission.centre == self.centre, Submission.unit == self.unit))
         if current is None and value is not None:
@@ -741,9 +748,12 @@ class Marksheet:
             if changed != 1:
                 raise DomainError('stale', outcome=current, entry=entry)
             current.value, current.score, current.version = value, score, version + 1
+        if current is not None:
+            current.entered_by = acting_for or actor
+        entry.outcome = current
         AuditLog.record(actor, 'outcome.set', f'entry:{entry.id}', before=before,
                         after=value, centre=self.centre, acting_for=acting_for)
-        return current
+        return entry
 
     def save_many(self, changes, actor, acting_for=None):
         """Save [(entry_id, value, score)] in one transaction, regardless of

@@ -70,15 +70,19 @@ def marksheet(unit_id):
     return marksheet_page(marksheet_for(unit_id), marksheet_options(request.args))
 
 
-def row_response(sheet, entry_id, error=None, typed=None, status=200, submitted=None):
-    """The row, with the counts and the submit control out of band."""
-    rows, _count = sheet.rows(per_page=None, only=entry_id)
-    if not rows:
-        abort(404)
+def row_response(sheet, entry_id, error=None, typed=None, status=200, row=None):
+    """The row, with the counts and the submit control out of band. A `row`
+    just saved is passed in: saves succeed only before submission."""
+    if row is None:
+        rows, _count = sheet.rows(per_page=None, only=entry_id)
+        if not rows:
+            abort(404)
+        row, submission = rows[0], sheet.submission()
+    else:
+        submission = None
     done, total = sheet.counts()
-    submission = sheet.submission() if submitted is None else submitted
     return render('internal_assessment/_saved.html', sheet=sheet, unit=sheet.unit,
-                  row=rows[0], error=error, typed=typed, done=done, total=total,
+                  row=row, error=error, typed=typed, done=done, total=total,
                   submission=submission, status=status)
 
 
@@ -91,7 +95,7 @@ def save_outcome(unit_id, entry_id):
     version = to_int(request.form.get(f'version-{entry_id}'))
     actor, acting_for = acting_ids()
     try:
-        sheet.save_outcome(entry_id, raw, version, actor, acting_for)
+        row = sheet.save_outcome(entry_id, raw, version, actor, acting_for)
     except DomainError as error:
         if error.code == 'unknown_entry' or sheet.entry(entry_id) is None:
             abort(404)
@@ -103,7 +107,7 @@ def save_outcome(unit_id, entry_id):
                             typed=None if conflict else raw, status=409 if conflict else 422)
     if not htmx:
         return redirect(url_for('.marksheet', unit_id=unit_id), 303)
-    return row_response(sheet, entry_id, submitted=False)  # a save succeeds only before submission
+    return row_response(sheet, entry_id, row=row)
 
 
 def changes_in(form):
