@@ -422,7 +422,11 @@ class RequestEvent(BaseModel):
 
 
 class AuditLog(BaseModel):
-    """Append-only: who (and as whom), what, before, after, when."""
+    """Append-only: who (and as whom), what, before, after, when, and from
+    which address (QUALITY AUTH-4)."""
+    # Set by the web app: the address of the request being served, if any.
+    address_of_request = staticmethod(lambda: None)
+
     at = DateTimeField(default=utcnow, index=True)
     actor = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
     acting_for = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
@@ -431,12 +435,13 @@ class AuditLog(BaseModel):
     target = CharField(max_length=100, default='')
     before = TextField(default='')
     after = TextField(default='')
+    address = CharField(max_length=45, null=True)
 
     @classmethod
     def record(cls, actor, action, target='', before=None, after=None,
                centre=None, acting_for=None):
         return cls.create(actor=actor, acting_for=acting_for, centre=centre,
-                          action=action, target=target,
+                          action=action, target=target, address=cls.address_of_request(),
                           before=json.dumps(before) if before is not None else '',
                           after=json.dumps(after) if after is not None else '')
 

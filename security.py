@@ -1,17 +1,20 @@
 """Response headers and error pages (QUALITY HDR-1): never a debug page,
 never a 500 without a page that says what to do."""
-from flask import request, session
+from flask import has_request_context, request, session
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from blueprints import hx_redirect, render
 from extensions import htmx
+from models import AuditLog
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def init_app(app):
+    AuditLog.address_of_request = staticmethod(
+        lambda: request.remote_addr if has_request_context() else None)
     app.after_request(add_headers)
     app.register_error_handler(CSRFError, csrf_failed)
     for status in (400, 403, 404, 405, 413, 500):

@@ -93,3 +93,11 @@ def test_the_sample_is_generated_from_the_database_deterministically(conn):
     absent = {o.entry_id for o in Outcome.select().where(Outcome.value == 'A')}
     assert absent and not absent & {e for e, _, _ in first}
     assert choose_sample([]) == {}
+
+
+def test_the_migrations_build_exactly_the_schema_of_the_models(app):
+    import subprocess
+    import sys
+    found = subprocess.run([sys.executable, '-m', 'playhouse.migrations', app.config['DATABASE_URL'], 'diff',
+                            'models:MODELS'], capture_output=True, text=True, cwd=app.root_path)
+    assert 'schema matches models' in found.stdout, found.stdout + found.stderr

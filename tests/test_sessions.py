@@ -125,3 +125,15 @@ def test_the_next_parameter_never_leaves_the_site(client, world):
     response = client.post('/login', data={'username': '68999JBR', 'password': 'Secret2017pw',
                                            'next': '//evil.example/x'})
     assert response.location == '/'
+
+
+def test_security_events_record_who_when_and_from_where(client, world, as_):
+    client.get('/login')
+    client.post('/login', data={'username': '68999JBR', 'password': 'nope12345'}, environ_base={'REMOTE_ADDR': '192.0.2.7'})
+    teacher = as_('teacher')
+    teacher.post('/logout')
+    with db.connection_context():
+        rows = {a.action: a for a in AuditLog.select()}
+    assert rows['auth.sign_in_failed'].address == '192.0.2.7'
+    assert rows['auth.sign_in'].address == '127.0.0.1' and rows['auth.sign_in'].actor_id == world.teacher.id
+    assert rows['auth.sign_out'].at is not None
