@@ -187,3 +187,20 @@ def test_a_report_whose_worker_died_says_so_and_can_be_asked_for_again(world, as
     html = poll.get_data(as_text=True)
     assert poll.status_code == 286 and 'hx-trigger' not in html
     assert 'has not been produced yet' in html and 'PRINT THIS REPORT' in html
+
+
+def test_the_sweeper_runs_again_a_job_whose_worker_vanished(queued_app, redis_server):
+    import datetime
+    application, world, config = queued_app
+    live = Queue(jobs.QUEUE_NAME, connection=Redis.from_url(redis_server))
+    application.extensions['rq_queue'] = live
+    long_ago = datetime.datetime.utcnow() - datetime.timedelta(hours=1)
+    with application.app_context(), db.connection_context():
+        lost = Job.create(kind='candidate_report', centre=world.centre.id, status='started',
+                          args=f'{{"unit": {world.unit.id}}}', enqueued_at=long_ago, started_at=long_ago)
+        busy = Job.create(kind='candidate_report', centre=world.centre.id, status='started',
+                          args=f'{{"unit": {world.unit.id}}}', enqueued_at=datetime.datetime.utcnow(),
+                          started_at=datetime.datetime.utcnow())
+        assert jobs.sweep() == 1 and jobs.sweep() == 0
+        assert Job.get_by_id(lost.id).status == 'queued' and Job.get_by_id(busy.id).status == 'started'
+    assert live.job_ids == [f'portal-job-{lost.id}']
