@@ -7,9 +7,8 @@ import access
 import blueprints
 import cli
 import jobs
-from blueprints import auth, home, internal_assessment, outbox, reports, samples
-from blueprints import account_admin
-from blueprints import centre_profile, helpline
+from blueprints import (account_admin, auth, centre_profile, helpline, home, internal_assessment,
+                        outbox, reports, samples)
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from storage import bind_database, close_database, open_database
 import security

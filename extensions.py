@@ -13,7 +13,6 @@ htmx = HTMX()
 login_manager = LoginManager()
 
 
-
 def select_locale():
     """The page's language: the session's choice (English | Cymraeg switch),
     else the signed-in account's preference, else the browser's."""

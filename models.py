@@ -413,6 +413,12 @@ class Request(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+    @property
+    def info(self):
+        """The request's details, read from their JSON."""
+        return json.loads(self.details)
+
+
 class RequestEvent(BaseModel):
     request = ForeignKeyField(Request, backref='events', on_delete='CASCADE')
     status = CharField(max_length=20)
@@ -484,14 +490,15 @@ class Token(BaseModel):
 
     @classmethod
     def issue(cls, account, purpose, lifetime):
-        """A new token (returned in clear, once); older unused ones of the same purpose lapse."""
+        """(the token in clear, shown once; its row). Older unused tokens of
+        the same purpose lapse."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
         cls.update(expires_at=now).where(cls.account == account, cls.purpose == purpose,
                                          cls.used_at.is_null(), cls.expires_at > now).execute()
-        cls.create(purpose=purpose, account=account, digest=cls.digest_of(token),
-                   expires_at=now + lifetime)
-        return token
+        row = cls.create(purpose=purpose, account=account, digest=cls.digest_of(token),
+                         expires_at=now + lifetime)
+        return token, row
 
     @classmethod
     def valid(cls, token, purpose):

@@ -16,17 +16,19 @@ def bind_database(app):
     url = app.config['DATABASE_URL'] or 'sqlite:///' + os.path.join(app.instance_path, 'portal.db')
     app.config['DATABASE_URL'] = url
     # Pooled: a request takes an open connection instead of connecting and
-    # setting pragmas each time (bench/README.md, P-1).
-    # Workers fork a process per job, so they keep plain connections.
+    # setting pragmas each time (bench/README.md, P-1). Workers fork a
+    # process per job, so they keep plain connections (DATABASE_POOL off).
     scheme, rest = url.split(':', 1)
-    pooled = scheme if '+pool' in scheme or not app.config['DATABASE_POOL'] else scheme + '+pool'
-    options = {'max_connections': 32, 'stale_timeout': 300} if '+pool' in pooled else {}
-    if url.startswith('sqlite'):
-        if options:  # a pooled connection moves between threads, one at a time
+    if app.config['DATABASE_POOL'] and '+pool' not in scheme:
+        scheme += '+pool'
+    options = {}
+    if '+pool' in scheme:
+        options.update(max_connections=32, stale_timeout=300)
+        if scheme.startswith('sqlite'):  # a pooled connection moves between threads, one at a time
             options['check_same_thread'] = False
-        database = connect(pooled + ':' + rest, pragmas=SQLITE_PRAGMAS, **options)
-    else:
-        database = connect(pooled + ':' + rest, **options)
+    if scheme.startswith('sqlite'):
+        options['pragmas'] = SQLITE_PRAGMAS
+    database = connect(f'{scheme}:{rest}', **options)
     db.initialize(database)
     return database
 

@@ -1,9 +1,9 @@
 """What every area shares: page-or-fragment rendering, htmx response
 headers, and the words for a refusal."""
-from flask import current_app, make_response, render_template
 import functools
 import re
 
+from flask import current_app, make_response, render_template, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
 
 from extensions import htmx
@@ -16,6 +16,11 @@ def render(page, fragment=None, status=200, **context):
     response = make_response(render_template(template, **context), status)
     response.vary.add('HX-Request')
     return response
+
+
+def public_url(endpoint, **values):
+    """An address on this site for an e-mail, from PUBLIC_URL."""
+    return current_app.config['PUBLIC_URL'].rstrip('/') + url_for(endpoint, **values)
 
 
 def hx_redirect(url, status=200):
@@ -96,7 +101,6 @@ def sample_reason(member):
 
 def init_app(app):
     """Helpers every template can call."""
-    from flask_babel import get_locale
     from models import ABSENT, GRADE_WORDS
     app.jinja_env.globals.update(
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),

@@ -9,7 +9,7 @@ from flask_login import current_user
 import access
 import jobs
 import passwords
-from blueprints import render
+from blueprints import public_url, render
 from jobs import emails
 from models import LANGUAGES, Account, AuditLog, Token, writing
 
@@ -103,11 +103,9 @@ def help():
 def send_link(account, purpose, lifetime, template, endpoint):
     """Issue a single-use token and e-mail its link (call inside a transaction);
     returns the job to enqueue after commit."""
-    token = Token.issue(account, purpose, lifetime)
-    link = current_app.config['PUBLIC_URL'].rstrip('/') + url_for(endpoint, token=token)
-    row = Token.get(Token.digest == Token.digest_of(token))
+    token, row = Token.issue(account, purpose, lifetime)
     return emails.queue(f'{purpose}-{row.id}', account.email, template, account.language,
-                        account=account, link=link, hours=int(lifetime.total_seconds() // 3600),
+                        account=account, link=public_url(endpoint, token=token), hours=int(lifetime.total_seconds() // 3600),
                         centre_name=account.centre.name if account.centre_id else '')
 
 

@@ -11,20 +11,18 @@ from flask_login import current_user
 
 import jobs
 from access import acting_ids, roles_required
-from blueprints import clean, email_problem, name_problem, render
+from blueprints import clean, email_problem, name_problem, public_url, render
 from jobs import emails
 from models import AuditLog, Centre, Request, RequestEvent, writing
 
 bp = Blueprint('centre_profile', __name__, url_prefix='/centre')
 
+
 def pending_change(centre_id):
     """The change of Exams Officer waiting for the board, or None."""
-    change = (Request.select().where(Request.centre == centre_id, Request.kind == 'eo_change',
-                                     Request.status == 'pending')
-              .order_by(Request.created_at).first())
-    if change is not None:
-        change.info = json.loads(change.details)
-    return change
+    return (Request.select().where(Request.centre == centre_id, Request.kind == 'eo_change',
+                                   Request.status == 'pending')
+            .order_by(Request.created_at).first())
 
 
 def open_eo_change(centre, new_name, new_email, by, route, note='', acting_for=None, **extra):
@@ -33,7 +31,6 @@ def open_eo_change(centre, new_name, new_email, by, route, note='', acting_for=N
                    new_name=new_name, new_email=new_email, **extra)
     change = Request.create(kind='eo_change', centre=centre, status='pending',
                             details=json.dumps(details), created_by=acting_for or by)
-    change.info = details
     RequestEvent.create(request=change, status='pending', by=acting_for or by, note=note)
     AuditLog.record(by, 'eo_change.request', f'request:{change.id}',
                     before={'eo_name': centre.eo_name, 'eo_email': centre.eo_email},
@@ -44,10 +41,9 @@ def open_eo_change(centre, new_name, new_email, by, route, note='', acting_for=N
 
 def tell_the_board(centre, change, by):
     """The mail to the board's support team; returns its job (call inside the transaction)."""
-    config = current_app.config
-    link = config['PUBLIC_URL'].rstrip('/') + url_for('helpline.request_detail', request_id=change.id)
-    return emails.queue(f'eo-change-{change.id}', config['BOARD_EO_CHANGE_EMAIL'], 'eo_change_requested',
-                        'en', centre=centre, details=change.info, asked_by=by, link=link)
+    return emails.queue(f'eo-change-{change.id}', current_app.config['BOARD_EO_CHANGE_EMAIL'],
+                        'eo_change_requested', 'en', centre=centre, details=change.info, asked_by=by,
+                        link=public_url('helpline.request_detail', request_id=change.id))
 
 
 def read_form(form):

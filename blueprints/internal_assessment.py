@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 import access
 import jobs
 from access import acting_ids, internal_assessment_required, marksheet_for
-from blueprints import message_for, outcome_label, render
+from blueprints import message_for, outcome_label, public_url, render
 from extensions import htmx
 from jobs import emails
 from models import ABSENT, Account, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
@@ -322,12 +322,14 @@ def receipts_for(sheet):
         recipients = {sheet.centre.eo_email: officer.language if officer else 'en'}
         if who.email:
             recipients.setdefault(who.email, who.language)
-        link = current_app.config['PUBLIC_URL'].rstrip('/') + url_for(
-            'internal_assessment.marksheet', unit_id=sheet.unit.id, show='samples')
-        return [job for to, language in recipients.items() if to
-                for job in [emails.queue(f'submitted-{submission.id}-{to}', to, 'submission_receipt', language,
-                                         sheet=sheet, submission=submission, sample=sample, link=link,
-                                         who=who)] if job]
+        link = public_url('internal_assessment.marksheet', unit_id=sheet.unit.id, show='samples')
+        written = []
+        for to, language in recipients.items():
+            if to:
+                written.append(emails.queue(f'submitted-{submission.id}-{to}', to, 'submission_receipt',
+                                            language, sheet=sheet, submission=submission, sample=sample,
+                                            link=link, who=who))
+        return [job for job in written if job]
     return write
 
 

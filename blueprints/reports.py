@@ -1,7 +1,7 @@
 """VIEW / PRINT REPORTS: the candidate details report and its PDF (SPEC 3.5)."""
 import os
 
-from flask import Blueprint, abort, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -61,7 +61,7 @@ def job(job_id):
     """The report's progress; polled by htmx, which stops once it is done."""
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
-    stalled = job.stalled(jobs.JOB_TIMEOUT + 60)
+    stalled = job.stalled(current_app.config['JOB_STALE_SECONDS'])
     done = job.status in ('finished', 'failed') or stalled
     response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit, stalled=stalled)
     if done and htmx and request.headers.get(access.BACKGROUND_HEADER):

@@ -131,9 +131,9 @@ def test_a_forgotten_password_link_works_once_and_ends_other_sessions(app, world
 def test_expired_and_forged_links_are_refused(app, world):
     import datetime
     with db.connection_context():
-        token = Token.issue(world.teacher, 'reset', datetime.timedelta(hours=1))
+        token, _ = Token.issue(world.teacher, 'reset', datetime.timedelta(hours=1))
         Token.update(expires_at=datetime.datetime.utcnow() - datetime.timedelta(seconds=1)).execute()
-        invite = Token.issue(world.teacher, 'invite', datetime.timedelta(hours=1))
+        invite, _ = Token.issue(world.teacher, 'invite', datetime.timedelta(hours=1))
     client = app.test_client()
     assert client.get(f'/reset/{token}').status_code == 410
     assert client.get(f'/reset/{invite}').status_code == 410  # an invitation is not a reset link
