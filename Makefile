@@ -32,6 +32,8 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# Development mode: a random SECRET_KEY kept in instance/ unless one is set.
+run: export PORTAL_ENV := development
 run: $(BIN)/.runtime translations
 	$(BIN)/flask --app app migrate
 	$(BIN)/flask --app app demo

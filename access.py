@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from extensions import htmx, login_manager
 from peewee import JOIN
@@ -28,15 +30,15 @@ def init_app(app):
 
 
 def load_account(session_key):
-    """Sessions carry 'id:epoch'; bumping an account's epoch (sign-out,
-    deactivation, password change) ends all its sessions at once."""
-    try:
-        account_id, epoch = (int(part) for part in session_key.split(':'))
-    except (ValueError, AttributeError):
+    """Sessions carry 'id:secret', the account's random session secret: a
+    new secret (sign-out everywhere, deactivation, password change) ends all
+    its sessions at once, and the signing key alone cannot forge one."""
+    account_id, _, secret = (session_key or '').partition(':')
+    if not account_id.isdigit() or len(account_id) > 18 or not secret:
         return None
     account = (Account.select(Account, Centre).join(Centre, JOIN.LEFT_OUTER)
-               .where(Account.id == account_id).get_or_none())
-    if account is None or not account.active or account.session_epoch != epoch:
+               .where(Account.id == int(account_id)).get_or_none())
+    if account is None or not account.holds_session(secret):
         return None
     return account
 
@@ -57,8 +59,7 @@ def sign_in(account):
 
 def sign_out(everywhere=True):
     if everywhere and current_user.is_authenticated:
-        Account.update(session_epoch=Account.session_epoch + 1).where(
-            Account.id == current_user.id).execute()
+        Account.end_sessions(current_user.id)
     logout_user()
     language = session.get('lang')
     session.clear()
@@ -95,10 +96,10 @@ def safe_return_path(url):
     return path + ('?' + parts.query if parts.query else '')
 
 
-def ask_to_sign_in():
+def ask_to_sign_in(keep=True):
     """Anonymous or expired: keep what was being saved, then sign in and
     come back (an htmx request gets HX-Redirect, never a login form in a cell)."""
-    if request.method == 'POST' and request.endpoint in REPLAYABLE:
+    if keep and request.method == 'POST' and request.endpoint in REPLAYABLE:
         keep_for_replay()
     if htmx:
         back = safe_return_path(request.headers.get('HX-Current-URL'))
@@ -109,6 +110,12 @@ def ask_to_sign_in():
 
 
 def keep_for_replay():
+    """Only a change sent with the expired session's own CSRF token is kept:
+    a forged request must never be saved at the next sign-in."""
+    try:
+        validate_csrf(request.headers.get('X-CSRFToken') or request.form.get('csrf_token'))
+    except ValidationError:
+        return
     fields = {k: v for k, v in request.form.items()
               if k.startswith(('value-', 'version-', 'confirm_absent'))}
     fields['row'] = request.form.getlist('row')

@@ -7,6 +7,7 @@ writes an `AuditLog` row in the same transaction.
 """
 import datetime
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -138,8 +139,10 @@ class Account(BaseModel):
     language = CharField(max_length=2, default='en',
                          constraints=[Check("language IN ('en', 'cy')")])
     active = BooleanField(default=True)
-    # Bumped to end every session of the account at its next request.
-    session_epoch = IntegerField(default=0)
+    # Carried by every session of the account (with its id): a new one ends
+    # them all at their next request, and a leaked SECRET_KEY alone cannot
+    # mint a session without it (QUALITY SESS-1).
+    session_secret = CharField(max_length=64, default=lambda: secrets.token_urlsafe(24))
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -168,7 +171,31 @@ class Account(BaseModel):
         return self.active
 
     def get_id(self):
-        return f'{self.id}:{self.session_epoch}'
+        return f'{self.id}:{self.session_secret}'
+
+    def holds_session(self, secret):
+        """True if a session carrying `secret` is still one of this account's."""
+        return self.active and hmac.compare_digest(self.session_secret.encode(), (secret or '').encode())
+
+    @classmethod
+    def end_sessions(cls, account_id, **changes):
+        """Every session of the account ends at its next request (with
+        `changes` made in the same statement)."""
+        return cls.update(session_secret=secrets.token_urlsafe(24), **changes).where(
+            cls.id == account_id).execute()
+
+    @classmethod
+    def set_password(cls, account_id, password_hash):
+        """A new password (or none, ''): every session and every e-mailed
+        link of the account ends (QUALITY SESS-1, AUTH-1). Call in a transaction."""
+        cls.end_sessions(account_id, password_hash=password_hash)
+        Token.update(expires_at=utcnow()).where(Token.account == account_id, Token.used_at.is_null(),
+                                                Token.expires_at > utcnow()).execute()
+
+    @staticmethod
+    def has_centre_username_form(name):
+        """A centre number, alone or with 1-3 letters or digits (SPEC 1)."""
+        return bool(re.fullmatch(r'\d{5}[A-Z0-9]{0,3}', (name or '').upper()))
 
     @classmethod
     def by_username(cls, username):
@@ -447,7 +474,7 @@ class AuditLog(BaseModel):
     def record(cls, actor, action, target='', before=None, after=None,
                centre=None, acting_for=None):
         return cls.create(actor=actor, acting_for=acting_for, centre=centre,
-                          action=action, target=target, address=cls.address_of_request(),
+                          action=action, target=target[:100], address=cls.address_of_request(),
                           before=json.dumps(before) if before is not None else '',
                           after=json.dumps(after) if after is not None else '')
 
@@ -465,6 +492,15 @@ class Outbox(BaseModel):
     sent_at = DateTimeField(null=True)
     claimed_at = DateTimeField(null=True)  # when a worker began sending it
     error = TextField(default='')
+    # A link's token or a sign-in code: kept apart from the stored body (which
+    # has SECRET_MARK in its place, so staff never read it) and put in only
+    # at the moment of sending; emptied once sent.
+    secret = TextField(default='')
+
+    SECRET_MARK = '\ue000secret\ue000'
+
+    def body_to_send(self):
+        return self.body.replace(self.SECRET_MARK, self.secret)
 
     def claim(self):
         """Take the mail for sending; False once it has been sent. A mail
@@ -516,6 +552,44 @@ class Token(BaseModel):
             Token.id == self.id, Token.used_at.is_null()).execute())
 
 
+class SignInCode(BaseModel):
+    """A code e-mailed to an account's holder when its password is right but
+    the account has had too many failed sign-ins from unknown browsers
+    (QUALITY AUTH-3): the extra step, instead of a lockout. Only a salted
+    digest is stored; a few wrong codes spend it."""
+    MAX_ATTEMPTS = 5
+
+    account = ForeignKeyField(Account, on_delete='CASCADE')
+    digest = CharField(max_length=64)
+    expires_at = DateTimeField()
+    attempts = IntegerField(default=0)
+    used_at = DateTimeField(null=True)
+
+    @staticmethod
+    def digest_of(row_id, code):
+        return hashlib.sha256(f'{row_id}:{code}'.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, account, lifetime):
+        """(the code in clear, for the e-mail; its row). Earlier codes lapse."""
+        code = f'{secrets.randbelow(10 ** 8):08d}'
+        cls.update(expires_at=utcnow()).where(cls.account == account, cls.used_at.is_null()).execute()
+        row = cls.create(account=account, digest='', expires_at=utcnow() + lifetime)
+        row.digest = cls.digest_of(row.id, code)
+        row.save()
+        return code, row
+
+    def check(self, code):
+        """Spend the code if it is right and still usable; count a wrong one."""
+        usable = (SignInCode.id == self.id) & SignInCode.used_at.is_null() & (
+            SignInCode.expires_at > utcnow()) & (SignInCode.attempts < self.MAX_ATTEMPTS)
+        right = hmac.compare_digest(self.digest, self.digest_of(self.id, (code or '').strip()[:20]))
+        if right:
+            return bool(SignInCode.update(used_at=utcnow()).where(usable).execute())
+        SignInCode.update(attempts=SignInCode.attempts + 1).where(usable).execute()
+        return False
+
+
 class Job(BaseModel):
     """Background work we track ourselves (RQ forgets results after 500 s).
     Written in the same transaction as its cause, enqueued after commit;
@@ -549,7 +623,7 @@ class Job(BaseModel):
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, Request,
-          RequestEvent, AuditLog, Outbox, Job, Token]
+          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode]
 
 
 # --- The marksheet: one centre's entries for one unit ------------------------

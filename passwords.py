@@ -49,8 +49,10 @@ def common_passwords():
     return _COMMON
 
 
-def problems(password, username='', centre_number=''):
-    """Codes of what is wrong with a new password; empty when it is acceptable."""
+def problems(password, username='', centre_number='', board_name=''):
+    """Codes of what is wrong with a new password; empty when it is acceptable.
+    The username, the centre number and the board's name may not appear in
+    it anywhere (`68999abcd` is refused)."""
     found = []
     if len(password) < MIN_LENGTH:
         found.append('too_short')
@@ -59,8 +61,9 @@ def problems(password, username='', centre_number=''):
     if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
         found.append('letters_and_numbers')
     lowered = password.lower()
-    if lowered in {(username or '').lower(), (centre_number or '').lower()} - {''}:
-        found.append('is_username')
+    names = {(name or '').strip().lower() for name in (username, centre_number, board_name)}
+    if any(len(name) >= 3 and name in lowered for name in names):
+        found.append('contains_name')
     elif lowered in common_passwords():
         found.append('is_common')
     return found

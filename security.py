@@ -39,7 +39,7 @@ def csrf_failed(error):
     from access import ask_to_sign_in
     public = (request.endpoint or '').startswith('auth.')
     if '_user_id' not in session and not public:
-        return ask_to_sign_in()
+        return ask_to_sign_in(keep=False)  # nothing without a valid token is kept
     if htmx:
         return hx_redirect(request.headers.get('HX-Current-URL') or url_for('home.index'), 400)
     return render('error.html', status=400, title=_('This form has expired'),

@@ -325,12 +325,12 @@ def pdf_benchmarks(report, app, centres, tmp, args):
 # --- main -----------------------------------------------------------------------------
 
 def signin_benchmarks(report, tmp):
-    from bench import signin
+    from bench import signin, world
     import demo
     import storage
     from app import create_app
     from models import db
-    app = create_app({'DATABASE_URL': f'sqlite:///{tmp}/signin.db', 'SECRET_KEY': 'bench'})
+    app = create_app({'DATABASE_URL': f'sqlite:///{tmp}/signin.db', 'SECRET_KEY': world.SECRET})
     storage.migrate()
     with db.connection_context():
         demo.load('Bench2017pass')

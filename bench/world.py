@@ -11,7 +11,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 PASSWORD = 'Demo2017pass'
-SECRET = 'bench'
+SECRET = 'bench-secret-key-of-at-least-32-characters'
 UNIT_CODE = '9614/L3'  # a grades unit of suite LEVEL 3
 
 

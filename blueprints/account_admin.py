@@ -2,7 +2,7 @@
 their details and facility permissions (SPEC 3.8; seed Appendix 1).
 Administrators never see a password; nothing changes until Save Changes."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from peewee import IntegrityError
@@ -202,14 +202,14 @@ def administrator_password_error(password):
     if not password:
         return _('Enter your own current administrator password to save changes.')
     throttle = current_app.extensions['throttle']
-    key = f'user:{current_user.username}'
-    wait = throttle.wait_seconds([key])
+    pair = throttle.pair(current_user.username, f'session:{session.get("sid")}')
+    wait = throttle.wait_seconds(pair)
     if wait:
         return _('Too many failed attempts. Please wait %(seconds)s seconds and try again.', seconds=wait)
     if passwords.matches(current_user.password_hash, password[:passwords.MAX_LENGTH + 1]):
-        throttle.succeeded(key)
+        throttle.succeeded(pair)
         return None
-    throttle.failed([key])
+    throttle.failed(pair, current_user.username)
     return _('Enter your own current administrator password to save changes.')
 
 
@@ -270,13 +270,13 @@ def save_account(account, values, permissions, new_password):
     before = {name: getattr(account, name) for name in fields}
     after = {name: values[name] for name in fields}
     changes = {name: values[name] for name in fields}
-    if new_password:
-        changes['password_hash'] = passwords.hash_password(new_password)
-    if new_password or (before['active'] and not after['active']):
-        changes['session_epoch'] = Account.session_epoch + 1
     own = account.id == current_user.id
     with writing():
         Account.update(**changes).where(Account.id == account.id).execute()
+        if new_password:
+            Account.set_password(account.id, passwords.hash_password(new_password))
+        elif before['active'] and not after['active']:
+            Account.end_sessions(account.id)
         if after != before or new_password:
             AuditLog.record(actor, 'account.update', f'account:{account.id}', before=before,
                             after=dict(after, password_changed=bool(new_password)),

@@ -1,36 +1,35 @@
 """Sign in, sign out, forgotten passwords, invitations, the language switch
 and help (SPEC 3.1; QUALITY AUTH-1..4, SESS-1..3)."""
-import datetime
-
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 import access
+import credentials
 import jobs
 import passwords
 from blueprints import public_url, render
-from jobs import emails
-from models import LANGUAGES, Account, AuditLog, Token, writing
+from models import LANGUAGES, Account, AuditLog, Token, utcnow, writing
+from throttle import known_browser, remember_browser
 
 bp = Blueprint('auth', __name__)
 
-RESET_LIFETIME = datetime.timedelta(hours=1)
-INVITE_LIFETIME = datetime.timedelta(hours=72)
 PASSWORD_PROBLEMS = {
     'too_short': _l('Use at least 8 characters.'),
     'too_long': _l('Use at most 128 characters.'),
     'letters_and_numbers': _l('Use both letters and numbers.'),
-    'is_username': _l('Do not use your username or centre number.'),
+    'contains_name': _l('Do not use your username, your centre number or the name of the board in it.'),
     'is_common': _l('That password is too common: it appears in lists of breached passwords.'),
     'mismatch': _l('The two passwords do not match.'),
 }
+CODE_WAIT_SECONDS = 15 * 60  # how long the code page waits for its code
 
 
 def password_problems(password, confirmation, account):
     """The messages for a new password, in the page's language."""
     found = passwords.problems(password, account.username,
-                               account.centre.number if account.centre_id else '')
+                               account.centre.number if account.centre_id else '',
+                               current_app.config['BOARD_NAME'])
     if password != confirmation:
         found.append('mismatch')
     return [str(PASSWORD_PROBLEMS[code]) for code in found]
@@ -38,6 +37,15 @@ def password_problems(password, confirmation, account):
 
 def client_address():
     return request.remote_addr or 'unknown'
+
+
+def typed_username(username, account=None):
+    """What the audit log keeps of a typed username: the name itself only
+    when it is one, never a password typed into the wrong box (AUTH-4)."""
+    name = (username or '').strip().upper()
+    if account is not None or Account.has_centre_username_form(name):
+        return f'user:{name}'
+    return 'user:[not a username]'
 
 
 @bp.route('/login', methods=['GET', 'POST'])
@@ -48,30 +56,82 @@ def login():
     if request.method == 'POST':
         username = request.form.get('username', '').strip()[:40]
         password = request.form.get('password', '')[:passwords.MAX_LENGTH + 1]
-        keys = [f'user:{username.upper()}', f'ip:{client_address()}']
         throttle = current_app.extensions['throttle']
-        wait = throttle.wait_seconds(keys)
+        browser, known_names = known_browser(request.cookies, current_app.config['SECRET_KEY'])
+        known = username.upper() in known_names
+        pair = throttle.pair(username, f'browser:{browser}' if known else f'ip:{client_address()}')
+        wait = throttle.wait_seconds(pair)
         if wait:
-            AuditLog.record(None, 'auth.sign_in_throttled', f'ip:{client_address()} user:{username.upper()}')
+            AuditLog.record(None, 'auth.sign_in_throttled', typed_username(username))
             error, status = _('Too many failed attempts. Please wait %(seconds)s seconds and try again.',
                               seconds=wait), 429
         else:
             account = Account.by_username(username)
             if passwords.matches(account.password_hash if account else None, password) and account.active:
-                throttle.succeeded(keys[0])
-                access.sign_in(account)
-                AuditLog.record(account, 'auth.sign_in', f'ip:{client_address()}', centre=account.centre_id)
-                from blueprints.internal_assessment import replay
-                pending = access.take_pending(account)
-                if pending:
-                    back = replay(pending, account) or back
-                return redirect(back or url_for('home.index'), 303)
-            throttle.failed(keys)
-            AuditLog.record(account if account else None, 'auth.sign_in_failed',
-                            f'ip:{client_address()} user:{username.upper()}')
+                throttle.succeeded(pair)
+                if not known and account.email and throttle.needs_extra_step(account.username):
+                    return ask_for_code(account, back)
+                return finish_sign_in(account, back, 'password')
+            throttle.failed(pair, username)
+            AuditLog.record(account, 'auth.sign_in_failed', typed_username(username, account),
+                            centre=account.centre_id if account else None)
             error, status = _('The username or password is not correct.'), 401
     expired = request.args.get('expired') and not current_user.is_authenticated
     return render('auth/login.html', error=error, back=back, expired=expired, status=status)
+
+
+def finish_sign_in(account, back, how):
+    """A fresh session; a change kept at expiry is saved; this browser is
+    known to the account from now on."""
+    access.sign_in(account)
+    AuditLog.record(account, 'auth.sign_in', how, centre=account.centre_id)
+    from blueprints.internal_assessment import replay
+    pending = access.take_pending(account)
+    if pending:
+        back = replay(pending, account) or back
+    response = redirect(back or url_for('home.index'), 303)
+    return remember_browser(response, request.cookies, current_app.config['SECRET_KEY'],
+                            account.username, current_app.config['SESSION_COOKIE_SECURE'])
+
+
+def ask_for_code(account, back):
+    """The right password after many failures, from a browser new to the
+    account: a code goes to the account's e-mail (AUTH-3's extra step)."""
+    if current_app.extensions['throttle'].may_send_code(account.username):
+        credentials.send_sign_in_code(account)
+    AuditLog.record(account, 'auth.sign_in_code_sent', f'user:{account.username}', centre=account.centre_id)
+    session['code_for'] = {'account': account.id, 'next': back, 'at': utcnow().timestamp()}
+    return redirect(url_for('.sign_in_code'), 303)
+
+
+def masked(email):
+    """j…@school.org: enough to know which mailbox, no more."""
+    name, _, domain = email.partition('@')
+    return f'{name[:1]}…@{domain}'
+
+
+@bp.route('/login/code', methods=['GET', 'POST'])
+def sign_in_code():
+    """Enter the code e-mailed at sign-in."""
+    waiting = session.get('code_for') or {}
+    account = Account.get_or_none(Account.id == waiting.get('account')) if waiting else None
+    if (account is None or not account.active
+            or utcnow().timestamp() - waiting.get('at', 0) > CODE_WAIT_SECONDS):
+        session.pop('code_for', None)
+        flash(_('Sign in with your username and password first.'), 'error')
+        return redirect(url_for('.login'), 303)
+    error, status = None, 200
+    if request.method == 'POST':
+        with writing():
+            right = credentials.check_sign_in_code(account, request.form.get('code', ''))
+        if right:
+            session.pop('code_for', None)
+            return finish_sign_in(account, waiting.get('next'), 'password and e-mailed code')
+        AuditLog.record(account, 'auth.sign_in_code_failed', f'user:{account.username}',
+                        centre=account.centre_id)
+        error, status = _('That code is not right, or it has expired. Use the code in the latest '
+                          'e-mail, or sign in again to be sent a new one.'), 401
+    return render('auth/sign_in_code.html', email=masked(account.email), error=error, status=status)
 
 
 @bp.route('/logout', methods=['POST'])
@@ -100,75 +160,64 @@ def help():
     return render('auth/help.html', board=current_app.config)
 
 
-def send_link(account, purpose, lifetime, template, endpoint):
-    """Issue a single-use token and e-mail its link (call inside a transaction);
-    returns the job to enqueue after commit."""
-    token, row = Token.issue(account, purpose, lifetime)
-    return emails.queue(f'{purpose}-{row.id}', account.email, template, account.language,
-                        account=account, link=public_url(endpoint, token=token), hours=int(lifetime.total_seconds() // 3600),
-                        centre_name=account.centre.name if account.centre_id else '')
-
-
 def invite(account):
     """E-mail a new account's holder a link to set their own password."""
-    return send_link(account, 'invite', INVITE_LIFETIME, 'invitation', 'auth.welcome')
+    return credentials.invite(account, public_url('auth.welcome'))
 
 
 @bp.route('/forgotten-password', methods=['GET', 'POST'])
 def forgotten_password():
-    """FORGOTTEN PASSWORD: a single-use link by e-mail; the same answer whoever asks."""
+    """FORGOTTEN PASSWORD: a single-use link by e-mail; the same answer, and
+    the same work, whoever is named (AUTH-2). No sign-in throttle holds it back."""
     if request.method == 'POST':
         username = request.form.get('username', '').strip()[:40]
-        keys = [f'user:{username.upper()}', f'ip:{client_address()}']
-        throttle = current_app.extensions['throttle']
-        job = None
-        if not throttle.wait_seconds(keys):
-            throttle.failed([keys[1]])  # every request counts against the address
-            account = Account.by_username(username)
-            with writing():
-                if account and account.active and account.email:
-                    job = send_link(account, 'reset', RESET_LIFETIME, 'reset', 'auth.reset')
-                AuditLog.record(account, 'auth.reset_requested', f'ip:{client_address()} user:{username.upper()}',
-                                centre=account.centre_id if account else None)
-        if job:
-            jobs.enqueue(job)
+        staff = current_user._get_current_object() if (
+            current_user.is_authenticated and current_user.kind == 'staff') else None
+        with writing():
+            job = credentials.request_reset(username, public_url('auth.reset'), staff)
+            AuditLog.record(staff, 'auth.reset_requested', typed_username(username))
+        jobs.enqueue(job)
         flash(_('If that account exists and has an e-mail address, a link to reset its password '
                 'has been sent to it. The link works once, for one hour.'))
         return redirect(url_for('auth.login'), 303)
     return render('auth/forgotten_password.html', board=current_app.config)
 
 
-def set_password_page(token, purpose):
-    """Choose a password from an e-mailed link: invitation or reset."""
+def set_password_page(purpose):
+    """Choose a password from an e-mailed link. The token comes in the
+    link's fragment, which the page's script posts (or the holder pastes
+    the code from the e-mail), never in the URL's path (AUTH-4)."""
+    token = request.form.get('token', '').strip() if request.method == 'POST' else ''
+    if not token:
+        return render('auth/link_code.html', purpose=purpose)
     row = Token.valid(token, purpose)
     if row is None:
         return render('auth/link_expired.html', status=410)
     account = row.account
     errors = []
-    if request.method == 'POST':
+    if 'password' in request.form:
         password = request.form.get('password', '')
         errors = password_problems(password, request.form.get('confirmation', ''), account)
         if not errors:
             with writing():
                 if not row.use():
                     return render('auth/link_expired.html', status=410)
-                Account.update(password_hash=passwords.hash_password(password[:passwords.MAX_LENGTH]),
-                               session_epoch=Account.session_epoch + 1).where(Account.id == account.id).execute()
-                AuditLog.record(account, f'auth.password_set.{purpose}', f'ip:{client_address()}',
+                Account.set_password(account.id, passwords.hash_password(password[:passwords.MAX_LENGTH]))
+                AuditLog.record(account, f'auth.password_set.{purpose}', f'account:{account.id}',
                                 centre=account.centre_id)
             flash(_('Your password has been set. Sign in with it now.'))
             return redirect(url_for('auth.login'), 303)
-    return render('auth/set_password.html', account=account, purpose=purpose, errors=errors,
+    return render('auth/set_password.html', account=account, purpose=purpose, errors=errors, token=token,
                   status=422 if errors else 200)
 
 
-@bp.route('/reset/<token>', methods=['GET', 'POST'])
-def reset(token):
+@bp.route('/reset', methods=['GET', 'POST'])
+def reset():
     """The reset link: choose a new password; other sessions end."""
-    return set_password_page(token, 'reset')
+    return set_password_page('reset')
 
 
-@bp.route('/welcome/<token>', methods=['GET', 'POST'])
-def welcome(token):
+@bp.route('/welcome', methods=['GET', 'POST'])
+def welcome():
     """The invitation link: a new account's holder chooses a password."""
-    return set_password_page(token, 'invite')
+    return set_password_page('invite')

@@ -131,9 +131,8 @@ def hand_over(change, staff):
     account = Account.get_or_none(Account.centre == centre.id, Account.kind == 'administrator')
     if account is None:
         account = Account.create(username=centre.number, kind='administrator', centre=centre)
-    (Account.update(contact_name=new['eo_name'], email=new['eo_email'], password_hash='',
-                    session_epoch=Account.session_epoch + 1)
-     .where(Account.id == account.id).execute())
+    Account.update(contact_name=new['eo_name'], email=new['eo_email']).where(Account.id == account.id).execute()
+    Account.set_password(account.id, '')
     account.contact_name, account.email, account.centre = new['eo_name'], new['eo_email'], centre
     AuditLog.record(staff, 'eo_change.confirm', f'request:{change.id}', before=before,
                     after={**new, 'account': account.username}, centre=centre)

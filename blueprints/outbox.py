@@ -2,6 +2,7 @@
 sending, and its state (SPEC 3.11). With no mail server these are also the
 .eml files in MAIL_FOLDER."""
 from flask import Blueprint, abort
+from flask_babel import gettext as _
 
 from access import roles_required
 from blueprints import render
@@ -22,8 +23,10 @@ def index():
 @bp.route('/<int:mail_id>')
 @roles_required('staff')
 def mail(mail_id):
-    """One mail as it was written."""
+    """One mail as it was written, its link or code hidden: staff must not
+    be able to use another account's reset link (issue 6, point 4)."""
     found = Outbox.get_or_none(Outbox.id == mail_id)
     if found is None:
         abort(404)
-    return render('outbox/mail.html', mail=found)
+    hidden = _('[code hidden]') if found.key.startswith('signin-code') else _('[link hidden]')
+    return render('outbox/mail.html', mail=found, body=found.body.replace(Outbox.SECRET_MARK, hidden))

@@ -21,17 +21,20 @@ import jobs
 from models import Outbox, utcnow
 
 
-def queue(key, to, template, language='en', **context):
+def queue(key, to, template, language='en', secret='', **context):
     """Write the mail, rendered in the recipient's language, and its send job.
     Call inside the cause's transaction, then `jobs.enqueue()` the returned
-    job after commit. Returns None if a mail with this key already exists."""
+    job after commit. Returns None if a mail with this key already exists.
+    A `secret` (a link's token, a code) is kept apart: the template's
+    `{{ secret }}` stores a mark, replaced only as the mail is sent."""
     if Outbox.select().where(Outbox.key == key).exists():
         return None
     context.setdefault('board', current_app.config)
+    context['secret'] = Outbox.SECRET_MARK
     with force_locale(language):
         subject = render_template(f'emails/{template}.subject.txt', **context).strip()
         body = render_template(f'emails/{template}.txt', **context)
-    mail = Outbox.create(key=key, to=to, subject=subject, body=body, language=language)
+    mail = Outbox.create(key=key, to=to, subject=subject, body=body, language=language, secret=secret)
     return jobs.record('send_mail', outbox=mail.id)
 
 
@@ -44,7 +47,7 @@ def message_for(mail):
     message['Date'] = formatdate(localtime=False)
     message['Message-ID'] = f'<{mail.key}@{config["MAIL_DOMAIN"]}>'
     message['Content-Language'] = mail.language
-    message.set_content(mail.body)
+    message.set_content(mail.body_to_send())
     return message
 
 
@@ -90,4 +93,5 @@ def send_mail(job):
         Outbox.update(state='failed', error=f'{type(error).__name__}: {error}'[:500]).where(
             Outbox.id == mail.id).execute()
         raise
-    Outbox.update(state='sent', sent_at=utcnow(), error='').where(Outbox.id == mail.id).execute()
+    # Sent: the token or code is not kept in clear any longer.
+    Outbox.update(state='sent', sent_at=utcnow(), error='', secret='').where(Outbox.id == mail.id).execute()

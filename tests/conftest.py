@@ -22,6 +22,7 @@ from app import create_app
 from models import db
 from tests import factories
 
+TEST_SECRET = 'tests-only-secret-key-of-at-least-32-chars'
 POSTGRES = os.environ.get('PORTAL_TEST_DB') == 'postgres'
 PG_BIN = '/usr/lib/postgresql/15/bin'
 passwords.use_cost(time_cost=1, memory_cost=1024)  # argon2id still, just cheap
@@ -113,7 +114,7 @@ def app(tmp_path, postgres_server):
         url = f'{postgres_server}/{name}'
     else:
         url = f'sqlite:///{tmp_path}/portal.db'
-    application = create_app({'TESTING': True, 'DATABASE_URL': url, 'SECRET_KEY': 'test-secret',
+    application = create_app({'TESTING': True, 'DATABASE_URL': url, 'SECRET_KEY': TEST_SECRET,
                               'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail')})
     application.test_client_class = PortalClient
     storage.migrate()

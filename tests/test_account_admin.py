@@ -8,6 +8,7 @@ import pytest
 from playhouse.shortcuts import model_to_dict
 
 from models import Account, AuditLog, FacilityGrant, Job, Outbox, Token, UnitGrant, db
+from tests import factories
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.db
@@ -61,23 +62,25 @@ def error_beside(html, field):
     return found.group(1) if found else None
 
 
-def invitation_token(email):
+def invitation_token(app, email):
     with db.connection_context():
         mail = Outbox.select().where(Outbox.to == email).order_by(Outbox.id.desc()).get()
-    return re.search(r'/welcome/([A-Za-z0-9_-]+)', mail.body).group(1)
+    return factories.delivered_token(app, mail)
 
 
 def accept_invitation(app, token, password=NEW_PASSWORD):
     client = app.test_client()
-    assert client.get(f'/welcome/{token}').status_code == 200
-    assert client.post(f'/welcome/{token}', data={'password': password, 'confirmation': password}).status_code == 303
+    assert client.get('/welcome').status_code == 200
+    assert client.post('/welcome', data={'token': token}).status_code == 200
+    assert client.post('/welcome', data={'token': token, 'password': password,
+                                         'confirmation': password}).status_code == 303
     return client
 
 
 def new_teacher(app, admin, initials='ABC'):
     """68999ABC, created by the administrator, with the password chosen from the invitation."""
     assert create(admin, initials, email=f'{initials.lower()}@example.org').status_code == 303
-    accept_invitation(app, invitation_token(f'{initials.lower()}@example.org'))
+    accept_invitation(app, invitation_token(app, f'{initials.lower()}@example.org'))
     with db.connection_context():
         return Account.by_username(f'68999{initials}')
 
@@ -139,11 +142,11 @@ def test_creating_an_account_e_mails_an_invitation_to_set_its_password(app, worl
     assert response.status_code == 303 and response.location.endswith(page_of(account))
     assert ('Account 68999ABC created. An invitation to set a password has been e-mailed to '
             'new.teacher@example.org.') in text(admin.get(response.location))
-    assert '68999ABC' in mail.body and '/welcome/' in mail.body and mail.state == 'sent'
+    assert '68999ABC' in mail.body and '/welcome#' in mail.body and mail.state == 'sent'
     emls = os.listdir(mail_folder)
     assert len(emls) == 1 and '68999ABC' in open(os.path.join(mail_folder, emls[0])).read()
     assert app.test_client().login('68999ABC', '').status_code == 401  # no password until one is chosen
-    accept_invitation(app, invitation_token('new.teacher@example.org'))
+    accept_invitation(app, invitation_token(app, 'new.teacher@example.org'))
     assert app.test_client().login('68999ABC', NEW_PASSWORD).status_code == 303
 
 
@@ -275,7 +278,7 @@ def test_a_wrong_administrator_password_changes_nothing(world, as_):
     ('abc123', 'abc123', 'Use at least 8 characters.'),
     ('onlyletters', 'onlyletters', 'Use both letters and numbers.'),
     ('password1', 'password1', 'That password is too common'),
-    ('68999jbr', '68999jbr', 'Do not use your username or centre number.'),
+    ('68999jbr', '68999jbr', 'Do not use your username, your centre number or the name of the board in it.'),
     (NEW_PASSWORD, NEW_PASSWORD + 'x', 'The two passwords do not match.'),
     ('Ab1' * 43, 'Ab1' * 43, 'Use at most 128 characters.'),
     ('', NEW_PASSWORD, 'Use at least 8 characters.'),
@@ -344,14 +347,14 @@ def test_another_centres_account_is_not_found(world, as_):
 def test_fields_outside_the_form_are_ignored(world, as_):
     admin = as_('admin')
     form = details(kind='administrator', centre=str(world.other_centre.id), username='50551ZZZ',
-                   session_epoch='99', password_hash='x', id=str(world.other_teacher.id),
+                   session_secret='99', password_hash='x', id=str(world.other_teacher.id),
                    account=str(world.other_teacher.id))
     assert admin.post(page_of(world.teacher), data=form).status_code == 303
     with db.connection_context():
         teacher = Account.get_by_id(world.teacher.id)
         other = Account.get_by_id(world.other_teacher.id)
-    assert (teacher.kind, teacher.centre_id, teacher.username, teacher.session_epoch) == (
-        'user', world.centre.id, '68999JBR', world.teacher.session_epoch)
+    assert (teacher.kind, teacher.centre_id, teacher.username, teacher.session_secret) == (
+        'user', world.centre.id, '68999JBR', world.teacher.session_secret)
     assert teacher.password_hash == world.teacher.password_hash and teacher.contact_name == 'Mr J Brown'
     assert other.contact_name == world.other_teacher.contact_name
 

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from models import Account, AuditLog, Centre, Outbox, Request, RequestEvent, Token, db, utcnow
+from tests import factories
 
 pytestmark = pytest.mark.db
 
@@ -67,17 +68,18 @@ def mails_to(address):
         return list(Outbox.select().where(Outbox.to == address).order_by(Outbox.id))
 
 
-def welcome_link(address):
-    (mail,) = [m for m in mails_to(address) if '/welcome/' in m.body]
-    return re.search(r'http://[^/\s]+(/welcome/[\w-]+)', mail.body).group(1)
+def welcome_token(app, address):
+    (mail,) = [m for m in mails_to(address) if '/welcome#' in m.body]
+    return factories.delivered_token(app, mail)
 
 
 def set_password_and_sign_in(app, address):
     """Follow the invitation as the new Exams Officer; returns their signed-in client."""
     client = app.test_client()
-    link = welcome_link(address)
-    assert client.get(link).status_code == 200
-    response = client.post(link, data={'password': NEW_PASSWORD, 'confirmation': NEW_PASSWORD})
+    token = welcome_token(app, address)
+    assert client.get('/welcome').status_code == 200
+    response = client.post('/welcome', data={'token': token, 'password': NEW_PASSWORD,
+                                             'confirmation': NEW_PASSWORD})
     assert response.status_code == 303 and response.location.endswith('/login')
     assert client.login('68999', NEW_PASSWORD).status_code == 303
     return client
@@ -208,7 +210,7 @@ def test_confirm_hands_the_centre_to_the_new_exams_officer(app, centres, as_):
     assert (now.eo_name, now.eo_email) == (NEW['eo_name'], NEW['eo_email'])
     account = admin_account(centres)
     assert (account.contact_name, account.email) == (NEW['eo_name'], NEW['eo_email'])
-    assert account.password_hash == '' and account.session_epoch == before.session_epoch + 1
+    assert account.password_hash == '' and account.session_secret != before.session_secret
     assert only_request().status == 'confirmed'
     with db.connection_context():
         assert [e.status for e in RequestEvent.select().order_by(RequestEvent.id)] == ['pending', 'confirmed']
@@ -347,7 +349,7 @@ def test_confirming_twice_is_refused_and_changes_nothing(app, centres, as_):
         assert 'This request has already been confirmed or rejected: nothing has changed.' in page
         assert '>Confirm<' not in page
     again = admin_account(centres)
-    assert (again.password_hash, again.session_epoch) == (account.password_hash, account.session_epoch)
+    assert (again.password_hash, again.session_secret) == (account.password_hash, account.session_secret)
     assert only_request().status == 'confirmed' and count(RequestEvent) == 2
     assert count(Token) == 1 and len(mails_to(NEW['eo_email'])) == 1 and mails_to(OLD['eo_email']) == []
 
@@ -355,6 +357,7 @@ def test_confirming_twice_is_refused_and_changes_nothing(app, centres, as_):
 def test_confirmations_racing_make_one_change(app, centres, as_):
     profile(as_('admin'), **NEW)
     change = only_request()
+    before = admin_account(centres).session_secret
     clients = [as_('staff') for _ in range(4)]
     for client in clients:
         client.get(f'/helpline/requests/{change.id}')
@@ -366,7 +369,7 @@ def test_confirmations_racing_make_one_change(app, centres, as_):
         t.join()
     assert count(RequestEvent, RequestEvent.status == 'confirmed') == 1
     assert count(Token) == 1 and count(AuditLog, AuditLog.action == 'eo_change.confirm') == 1
-    assert admin_account(centres).session_epoch == 1
+    assert admin_account(centres).session_secret != before
 
 
 def test_a_stale_request_cannot_be_settled(app, centres, as_):

@@ -18,7 +18,7 @@ import storage
 from app import create_app
 from models import Account, AuditLog, Outbox, Token, db
 from tests import factories
-from tests.conftest import PortalClient, free_port
+from tests.conftest import TEST_SECRET, PortalClient, free_port
 from throttle import Throttle
 
 pytestmark = pytest.mark.db
@@ -31,12 +31,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ('lettersonly', ['letters_and_numbers']),
     ('1234567890', ['letters_and_numbers', 'is_common']),
     ('password1', ['is_common']),
-    ('68999jbr1', ['is_username']),
+    ('68999jbr1', ['contains_name']),
+    ('68999abcd', ['contains_name']),       # issue 6 point 10: the centre number inside
+    ('Wjec2024exam', ['contains_name']),    # the board's name inside
     ('a1' * 65, ['too_long']),
     ('Ünïcødé 2024 pässwörd ✓', []),
 ])
 def test_the_password_rule(password, problems):
-    assert passwords.problems(password, '68999JBR1', '68999') == problems
+    assert passwords.problems(password, '68999JBR1', '68999', 'WJEC') == problems
 
 
 def test_the_breached_list_is_shipped_and_large():
@@ -56,18 +58,19 @@ def test_failed_sign_ins_slow_down_but_never_lock_out(backend, redis_server, mon
     if redis:
         redis.flushdb()
     throttle = Throttle(redis)
-    keys = ['user:68999JBR', 'ip:10.0.0.1']
+    pair = throttle.pair('68999JBR', 'ip:10.0.0.1')
     for _ in range(5):
-        assert throttle.wait_seconds(keys) == 0
-        throttle.failed(keys)
-    assert throttle.wait_seconds(keys) == 1
-    throttle.failed(keys)
-    assert throttle.wait_seconds(keys) == 2
+        assert throttle.wait_seconds(pair) == 0
+        throttle.failed(pair, '68999JBR')
+    assert throttle.wait_seconds(pair) == 1
+    throttle.failed(pair, '68999JBR')
+    assert throttle.wait_seconds(pair) == 2
+    assert throttle.wait_seconds(throttle.pair('68999JBR', 'ip:10.0.0.2')) == 0  # another address
     clock = time.time() + 3
     monkeypatch.setattr(time, 'time', lambda: clock)
-    assert throttle.wait_seconds(keys) == 0  # a delay, not a lockout
-    throttle.succeeded('user:68999JBR')
-    assert throttle.wait_seconds(['user:68999JBR']) == 0
+    assert throttle.wait_seconds(pair) == 0  # a delay, not a lockout
+    throttle.succeeded(pair)
+    assert throttle.wait_seconds(pair) == 0
 
 
 def test_sign_in_is_throttled_with_the_same_words_for_unknown_users(client, world):
@@ -94,9 +97,11 @@ def test_the_account_language_applies_at_sign_in_and_the_switch_holds(client, wo
 
 
 def reset_link(app, username):
+    """The mail as stored, and the token as delivered (the .eml file)."""
     with db.connection_context():
         mail = Outbox.select().where(Outbox.to == f'{username.lower()}@example.org').order_by(Outbox.id.desc()).first()
-    return mail, re.search(r'http://\S+(/reset/\S+)', mail.body).group(1)
+    delivered = open(os.path.join(app.config['MAIL_FOLDER'], f'{mail.key}.eml')).read()
+    return mail, re.search(r'http://\S+/reset#(\S+)', delivered).group(1)
 
 
 def test_a_forgotten_password_link_works_once_and_ends_other_sessions(app, world, as_):
@@ -110,19 +115,22 @@ def test_a_forgotten_password_link_works_once_and_ends_other_sessions(app, world
     assert answer.status_code == unknown.status_code == 303
     page = client.get(answer.location).get_data(as_text=True)
     assert 'If that account exists and has an e-mail address' in page
-    mail, link = reset_link(app, '68999JBR')
+    mail, token = reset_link(app, '68999JBR')
     assert mail.state == 'sent' and mail.subject == 'Reset your WJEC Internal Assessment password'
+    assert token not in mail.body and mail.secret == ''  # stored without it, forgotten once sent
     eml = os.path.join(app.config['MAIL_FOLDER'], f'{mail.key}.eml')
     assert 'Message-ID: <reset-' in open(eml).read()
-    assert 'Set your password' not in client.get(link).get_data(as_text=True)
-    weak = client.post(link, data={'password': 'password1', 'confirmation': 'password1'})
+    assert 'Code from the e-mail' in client.get('/reset').get_data(as_text=True)
+    chosen = client.post('/reset', data={'token': token}).get_data(as_text=True)
+    assert 'Account: 68999JBR' in chosen
+    weak = client.post('/reset', data={'token': token, 'password': 'password1', 'confirmation': 'password1'})
     assert weak.status_code == 422 and 'too common' in weak.get_data(as_text=True)
-    mismatch = client.post(link, data={'password': 'NewPass2024x', 'confirmation': 'NewPass2024y'})
+    mismatch = client.post('/reset', data={'token': token, 'password': 'NewPass2024x', 'confirmation': 'NewPass2024y'})
     assert 'do not match' in mismatch.get_data(as_text=True)
-    done = client.post(link, data={'password': 'NewPass2024x', 'confirmation': 'NewPass2024x'})
+    done = client.post('/reset', data={'token': token, 'password': 'NewPass2024x', 'confirmation': 'NewPass2024x'})
     assert done.status_code == 303
     assert elsewhere.get('/internal-assessment/').status_code == 303  # signed out everywhere
-    assert client.get(link).status_code == 410  # used
+    assert client.post('/reset', data={'token': token}).status_code == 410  # used
     assert client.login('68999JBR', 'NewPass2024x').status_code == 303
     with db.connection_context():
         assert not AuditLog.select().where(AuditLog.after.contains('NewPass') | AuditLog.target.contains('NewPass')).exists()
@@ -135,11 +143,12 @@ def test_expired_and_forged_links_are_refused(app, world):
         Token.update(expires_at=datetime.datetime.utcnow() - datetime.timedelta(seconds=1)).execute()
         invite, _ = Token.issue(world.teacher, 'invite', datetime.timedelta(hours=1))
     client = app.test_client()
-    assert client.get(f'/reset/{token}').status_code == 410
-    assert client.get(f'/reset/{invite}').status_code == 410  # an invitation is not a reset link
-    assert client.get('/reset/' + 'x' * 43).status_code == 410
-    assert 'This link can no longer be used' in client.get(f'/reset/{token}').get_data(as_text=True)
-    assert client.get(f'/welcome/{invite}').status_code == 200
+    client.get('/reset')
+    assert client.post('/reset', data={'token': token}).status_code == 410
+    assert client.post('/reset', data={'token': invite}).status_code == 410  # an invitation is not a reset link
+    assert client.post('/reset', data={'token': 'x' * 43}).status_code == 410
+    assert 'This link can no longer be used' in client.post('/reset', data={'token': token}).get_data(as_text=True)
+    assert client.post('/welcome', data={'token': invite}).status_code == 200
 
 
 class Inbox:
@@ -194,7 +203,7 @@ def test_mail_goes_by_smtp_and_a_failure_is_retried(app, world, smtp):
         assert emails.queue(mail.key, 'x@example.org', 'reset', 'en', account=world.teacher, link='x') is None
     assert len(inbox.messages) == 1
     assert f'Message-ID: <{mail.key}@portal.wjec.co.uk>' in inbox.messages[0]
-    assert '/welcome/' in inbox.messages[0]
+    assert '/welcome#' in inbox.messages[0]
 
 
 def test_mail_is_written_in_the_recipients_language(app, world):
@@ -217,7 +226,7 @@ def horse_of(worker_pid):
 def test_a_worker_killed_mid_send_neither_loses_nor_duplicates_the_mail(tmp_path, redis_server, smtp):
     inbox, port = smtp(slow_first_rcpt=30)
     config = {'DATABASE_URL': f'sqlite:///{tmp_path}/portal.db', 'REDIS_URL': redis_server,
-              'SECRET_KEY': 'test-secret', 'MAIL_SERVER': '127.0.0.1', 'MAIL_PORT': port}
+              'SECRET_KEY': TEST_SECRET, 'MAIL_SERVER': '127.0.0.1', 'MAIL_PORT': port}
     Redis.from_url(redis_server).flushdb()
     app = create_app(dict(config, TESTING=True))
     app.test_client_class = PortalClient
@@ -230,7 +239,7 @@ def test_a_worker_killed_mid_send_neither_loses_nor_duplicates_the_mail(tmp_path
     with app.app_context():
         jobs.enqueue(job)
     env = dict(os.environ, DATABASE_URL=config['DATABASE_URL'], REDIS_URL=redis_server,
-               SECRET_KEY='test-secret', MAIL_SERVER='127.0.0.1', FLASK_MAIL_PORT=str(port), PYTHONPATH=ROOT)
+               SECRET_KEY=TEST_SECRET, MAIL_SERVER='127.0.0.1', FLASK_MAIL_PORT=str(port), PYTHONPATH=ROOT)
     worker = subprocess.Popen([sys.executable, '-m', 'jobs.worker'], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

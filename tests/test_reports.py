@@ -14,7 +14,7 @@ from rq import Queue
 import jobs
 import storage
 from app import create_app
-from tests.conftest import PortalClient, free_port
+from tests.conftest import TEST_SECRET, PortalClient, free_port
 from models import Candidate, Job, db
 from tests import factories
 
@@ -97,7 +97,7 @@ def test_the_pdf_fetcher_refuses_files_and_the_network(app):
 def queued_app(tmp_path, redis_server):
     """The app as in production: jobs go to RQ on a real redis-server."""
     database = tmp_path / 'portal.db'
-    config = {'DATABASE_URL': f'sqlite:///{database}', 'REDIS_URL': redis_server, 'SECRET_KEY': 'test-secret',
+    config = {'DATABASE_URL': f'sqlite:///{database}', 'REDIS_URL': redis_server, 'SECRET_KEY': TEST_SECRET,
               'REPORTS_DIR': str(tmp_path / 'reports'), 'TESTING': True}
     Redis.from_url(redis_server).flushdb()
     application = create_app(config)

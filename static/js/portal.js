@@ -41,6 +41,16 @@
     cell.appendChild(note);
     cell.closest('tr').classList.add('problem');
   }
+  // An e-mailed link carries its token after '#', which browsers never send:
+  // post it from here (without JavaScript the holder pastes the code).
+  document.addEventListener('DOMContentLoaded', function () {
+    var form = document.querySelector('form[data-link-token]');
+    var token = window.location.hash.slice(1);
+    if (!form || !token) return;
+    history.replaceState(null, '', window.location.pathname);
+    form.elements.token.value = decodeURIComponent(token);
+    form.submit();
+  });
   // With JavaScript on, every choice saves itself: the Save button is a fallback.
   document.documentElement.classList.add('js');
 })();

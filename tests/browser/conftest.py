@@ -97,7 +97,7 @@ def portal(request, tmp_path):
 
     logging.getLogger('werkzeug').setLevel(logging.ERROR)
     app = create_app({'DATABASE_URL': f'sqlite:///{tmp_path}/portal.db',
-                      'REPORTS_DIR': str(tmp_path / 'reports'), 'SECRET_KEY': 'test'})
+                      'REPORTS_DIR': str(tmp_path / 'reports'), 'SECRET_KEY': 'browser-tests-secret-key-of-40-characters'})
     with db.connection_context():
         storage.migrate()
         demo.load(PASSWORD)
