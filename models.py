@@ -5,6 +5,7 @@ centre and unit, one sample row per entry, unique case-folded usernames);
 read-then-write work goes through `writing()`, and every change of data
 writes an `AuditLog` row in the same transaction.
 """
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -774,6 +775,20 @@ class Marksheet:
         if per_page:
             query = query.paginate(page, per_page)
         return list(query), matching
+
+    @contextlib.contextmanager
+    def changing(self):
+        """One transaction holding this marksheet's lock: a page of saves at once."""
+        with writing():
+            lock_marksheet(self.centre.id, self.unit.id)
+            yield
+
+    def own_entries(self, entry_ids):
+        """Which of `entry_ids` are rows of this marksheet, in one query; the
+        rest (another unit's, another centre's) are never read further."""
+        if not entry_ids:
+            return set()
+        return {e.id for e in self.entries().select(Entry.id).where(Entry.id.in_(list(entry_ids)))}
 
     def entry(self, entry_id):
         """An entry of this marksheet, or None (another unit or centre)."""

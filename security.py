@@ -3,6 +3,7 @@ never a 500 without a page that says what to do."""
 from flask import has_request_context, request, session
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from blueprints import hx_redirect, render
 from extensions import htmx
@@ -12,7 +13,16 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: ids beyond what a database column holds
+    answer 404, not an overflow and a 500 (issue 6, point 13)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2 ** 63 - 1, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_app(app):
+    app.url_map.converters['int'] = IdConverter
     AuditLog.address_of_request = staticmethod(
         lambda: request.remote_addr if has_request_context() else None)
     app.after_request(add_headers)
@@ -28,8 +38,10 @@ def add_headers(response):
     response.headers['X-Frame-Options'] = 'DENY'
     if request.is_secure:
         response.headers['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains'
-    if response.mimetype == 'text/html':
-        response.headers.setdefault('Cache-Control', 'no-store')
+    if request.endpoint != 'static':
+        # Pages, CSV exports and PDFs may hold candidates' data: never kept in
+        # a shared school PC's browser cache (issue 6, point 11).
+        response.headers['Cache-Control'] = 'no-store'
     return response
 
 

@@ -3,8 +3,8 @@ headers, and the words for a refusal."""
 import functools
 import re
 
-from flask import current_app, make_response, render_template, url_for
-from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
+from flask import current_app, flash, make_response, render_template, url_for
+from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l, ngettext
 
 from extensions import htmx
 
@@ -46,6 +46,13 @@ MESSAGES = {
     'not_in_sample': _l('That candidate is not in the sample.'),
     'not_a_substitute': _l('Choose one of the nearest candidates offered as the substitute.'),
 }
+
+
+def report_dropped(dropped):
+    """Posted rows that were not the marksheet's: counted and said, never read."""
+    if dropped:
+        flash(ngettext('%(num)s row sent was not on this marksheet and was not saved.',
+                       '%(num)s rows sent were not on this marksheet and were not saved.', dropped), 'error')
 
 
 def message_for(error):

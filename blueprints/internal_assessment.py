@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 import access
 import jobs
 from access import acting_ids, internal_assessment_required, marksheet_for
-from blueprints import message_for, outcome_label, public_url, render
+from blueprints import message_for, outcome_label, public_url, render, report_dropped
 from extensions import htmx
 from jobs import emails
 from models import ABSENT, Account, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
@@ -121,35 +121,46 @@ def changes_in(form):
     return out
 
 
+class TooManyRows(Exception):
+    """A posted page with more rows than the marksheet has: refused whole."""
+
+
 def apply_form(sheet, form, actor, acting_for, confirmed_absent):
-    """Save every changed row of a posted marksheet. Returns (saved, errors,
-    typed, absent_to_confirm): rows are independent, so a bad one stops
-    only itself."""
+    """Save every changed row of a posted marksheet in one transaction.
+    Returns (saved, errors, typed, absent_to_confirm, dropped): rows are
+    independent, so a bad one stops only itself. Ids that are not rows of
+    this marksheet are dropped before anything is read, and counted: nothing
+    of another centre is ever looked at (issue 6, point 2)."""
     changes = changes_in(form)
-    current = {o.entry_id: o for o in Outcome.select().where(Outcome.entry.in_(list(changes)))}
+    if len(changes) > sheet.counts()[1]:
+        raise TooManyRows()
+    ours = sheet.own_entries(changes)
+    dropped = len(changes) - len(ours)
     saved, errors, typed, to_confirm = 0, {}, {}, []
-    for entry_id, (raw, version) in sorted(changes.items()):
-        now = current.get(entry_id)
-        try:
-            value, _score = sheet.unit.parse_outcome(raw)
-        except DomainError as error:
-            errors[entry_id], typed[entry_id] = message_for(error), raw
-            continue
-        if value == (now.value if now else None):
-            continue
-        if value == ABSENT and not confirmed_absent:
-            to_confirm.append(entry_id)
-            continue
-        try:
-            sheet.save_outcome(entry_id, raw, version, actor, acting_for)
-            saved += 1
-        except DomainError as error:
-            if error.code == 'unknown_entry':
+    with sheet.changing():
+        current = {o.entry_id: o for o in Outcome.select().where(Outcome.entry.in_(list(ours)))}
+        for entry_id, (raw, version) in sorted(changes.items()):
+            if entry_id not in ours:
                 continue
-            errors[entry_id] = message_for(error)
-            if error.code not in ('stale', 'submitted'):
-                typed[entry_id] = raw
-    return saved, errors, typed, to_confirm
+            now = current.get(entry_id)
+            try:
+                value, _score = sheet.unit.parse_outcome(raw)
+            except DomainError as error:
+                errors[entry_id], typed[entry_id] = message_for(error), raw
+                continue
+            if value == (now.value if now else None):
+                continue
+            if value == ABSENT and not confirmed_absent:
+                to_confirm.append(entry_id)
+                continue
+            try:
+                sheet.save_outcome(entry_id, raw, version, actor, acting_for)
+                saved += 1
+            except DomainError as error:
+                errors[entry_id] = message_for(error)
+                if error.code not in ('stale', 'submitted'):
+                    typed[entry_id] = raw
+    return saved, errors, typed, to_confirm, dropped
 
 
 @bp.route('/<int:unit_id>', methods=['POST'])
@@ -163,8 +174,14 @@ def save_page(unit_id):
         apply_sample_ticks(sheet, request.form)
         return redirect(url_for('.marksheet', unit_id=unit_id, **options), 303)
     actor, acting_for = acting_ids()
-    saved, errors, typed, to_confirm = apply_form(sheet, request.form, actor, acting_for,
-                                                  bool(request.form.get('confirm_absent')))
+    try:
+        saved, errors, typed, to_confirm, dropped = apply_form(
+            sheet, request.form, actor, acting_for, bool(request.form.get('confirm_absent')))
+    except TooManyRows:
+        flash(_('The form sent more rows than this marksheet has, so nothing was saved. '
+                'Reload the page and try again.'), 'error')
+        return marksheet_page(sheet, options, status=413)
+    report_dropped(dropped)
     if to_confirm:
         entries = list(sheet.entries().where(Entry.id.in_(to_confirm)))
         return render('internal_assessment/confirm_absent.html', sheet=sheet, unit=sheet.unit,
@@ -185,7 +202,12 @@ def replay(pending, account):
     if unit is None:
         return None
     sheet = Marksheet(account.centre, unit)
-    saved, errors, _typed, _absent = apply_form(sheet, MultiDict(pending['form']), account, None, True)
+    try:
+        saved, errors, _typed, _absent, dropped = apply_form(sheet, MultiDict(pending['form']), account,
+                                                             None, True)
+    except TooManyRows:
+        saved, errors, dropped = 0, {}, len(pending['form'])
+    report_dropped(dropped)
     if saved:
         flash(ngettext('Your change made before signing in again was saved (%(num)s outcome).',
                        'Your changes made before signing in again were saved (%(num)s outcomes).',
@@ -287,9 +309,14 @@ def paste(unit_id):
                   usable=usable, text=text or '', error=error, status=422 if error else 200)
 
 
+FORMULA_START = re.compile(r'(^|;)(\s*[=+\-@\t\r])')
+
+
 def spreadsheet_safe(text):
-    """Stop a name being read as a formula when the CSV is opened."""
-    return "'" + text if text[:1] in ('=', '+', '-', '@', '\t', '\r') else text
+    """Stop a name being read as a formula when the CSV is opened, also in
+    a spreadsheet that splits on ';' (`Smith;=1+2`): every part that would
+    start a formula starts with a quote mark instead (issue 6, point 12)."""
+    return FORMULA_START.sub(lambda m: m.group(1) + "'" + m.group(2), text)
 
 
 @bp.route('/<int:unit_id>/export.csv')
@@ -298,7 +325,7 @@ def export(unit_id):
     """The marksheet as CSV, in candidate-number order."""
     sheet = marksheet_for(unit_id)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every field quoted, whatever the separator
     writer.writerow([_('Candidate No'), _('Surname'), _('Forename'), _('Teaching group'), _('Outcome')])
     for entry in sheet.report_rows():
         writer.writerow([entry.candidate.number, spreadsheet_safe(entry.candidate.surname),

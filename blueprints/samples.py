@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 
 from access import acting_ids, internal_assessment_required, marksheet_for
-from blueprints import message_for, render
+from blueprints import message_for, render, report_dropped
 from extensions import htmx
 from models import DomainError, SampleMember
 
@@ -22,15 +22,21 @@ def set_sampled(sheet, entry_id, wanted):
 
 
 def apply_sample_ticks(sheet, form):
-    """The Save button after submission: ticks added or removed on the page."""
-    for raw in form.getlist('row'):
-        if not re.fullmatch(r'\d{1,9}', raw):
-            continue
-        try:
-            set_sampled(sheet, int(raw), bool(form.get(f'sample-{raw}')))
-        except DomainError as error:
-            if error.code != 'unknown_entry':
+    """The Save button after submission: ticks added or removed on the page,
+    in one transaction; rows that are not this marksheet's are never read."""
+    rows = {int(raw) for raw in form.getlist('row') if re.fullmatch(r'\d{1,9}', raw)}
+    if len(rows) > sheet.counts()[1]:
+        flash(_('The form sent more rows than this marksheet has, so nothing was saved. '
+                'Reload the page and try again.'), 'error')
+        return
+    ours = sheet.own_entries(rows)
+    with sheet.changing():
+        for entry_id in sorted(ours):
+            try:
+                set_sampled(sheet, entry_id, bool(form.get(f'sample-{entry_id}')))
+            except DomainError as error:
                 flash(message_for(error), 'error')
+    report_dropped(len(rows) - len(ours))
 
 
 @bp.route('/<int:unit_id>/entries/<int:entry_id>/sample', methods=['POST'])
@@ -70,7 +76,7 @@ def substitute(unit_id, entry_id):
         choice = request.form.get('substitute', '')
         actor, acting_for = acting_ids()
         try:
-            sheet.substitute(entry_id, int(choice) if choice.isdigit() else -1, actor, acting_for)
+            sheet.substitute(entry_id, int(choice) if re.fullmatch(r'\d{1,9}', choice) else -1, actor, acting_for)
         except DomainError as failure:
             error = message_for(failure)
         else:

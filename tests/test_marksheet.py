@@ -257,13 +257,17 @@ def test_csv_export_lists_every_candidate_safely(world, as_):
     from models import Candidate
     with db.connection_context():
         Candidate.update(surname='=HYPERLINK("x")').where(Candidate.id == world.candidates[0].id).execute()
+        Candidate.update(forename='Ann;=1+2').where(Candidate.id == world.candidates[1].id).execute()
         complete(world.entries[:2], world.admin, 'M')
     response = as_('teacher').get(url(world.unit, 'export.csv'))
     text = response.get_data(as_text=True)
     assert response.headers['Content-Disposition'] == 'attachment; filename="68999_9611_L3.csv"'
-    assert text.splitlines()[0] == 'Candidate No,Surname,Forename,Teaching group,Outcome'
+    assert response.headers['Cache-Control'] == 'no-store'  # issue 6, point 11
+    assert text.splitlines()[0] == '"Candidate No","Surname","Forename","Teaching group","Outcome"'
     assert len(text.splitlines()) == 31
-    assert '\'=HYPERLINK(""x"")' in text and ',Merit' in text
+    assert '"\'=HYPERLINK(""x"")"' in text and ',"Merit"' in text
+    # issue 6, point 12: a spreadsheet splitting on ';' sees no formula either
+    assert '"Ann;\'=1+2"' in text
 
 
 def test_search_sort_and_show_filter_the_rows(world, as_):
