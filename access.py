@@ -27,6 +27,7 @@ def init_app(app):
     login_manager.user_loader(load_account)
     login_manager.unauthorized_handler(ask_to_sign_in)
     app.before_request(enforce_session_limits)
+    app.before_request(require_second_factor)
 
 
 def load_account(session_key):
@@ -65,6 +66,22 @@ def sign_out(everywhere=True):
     session.clear()
     if language:
         session['lang'] = language
+
+
+# What a staff or moderator account may open before it has a second factor.
+BEFORE_SECOND_FACTOR = {'auth.enrol', 'auth.logout', 'auth.language', 'auth.help', 'auth.login', 'static'}
+
+
+def require_second_factor():
+    """A staff or moderator account without a second factor can do nothing
+    but set one up (SPEC 3.1)."""
+    if (request.endpoint in BEFORE_SECOND_FACTOR or '_user_id' not in session
+            or not current_user.is_authenticated or not current_user.needs_second_factor
+            or current_user.totp_secret):
+        return None
+    if htmx:
+        return hx_redirect(url_for('auth.enrol'), status=403)
+    return redirect(url_for('auth.enrol'), 303)
 
 
 def enforce_session_limits():

@@ -24,7 +24,9 @@ def init_app(app):
                 return
             demo_world.load(app.config['DEMO_PASSWORD'])
         click.echo(f'demo loaded: sign in as 68999JBR (teacher) or 68999 (exams officer) '
-                   f'with password {app.config["DEMO_PASSWORD"]}')
+                   f'with password {app.config["DEMO_PASSWORD"]}; helpdesk1 and mod1 also need a code '
+                   f'from an authenticator app with the key {demo_world.DEMO_TOTP_SECRET}, or from: '
+                   f'.venv/bin/python -c "import pyotp; print(pyotp.TOTP(\'{demo_world.DEMO_TOTP_SECRET}\').now())"')
 
     @app.cli.command('sweep-jobs')
     def sweep_jobs():

@@ -6,6 +6,10 @@ import passwords
 from models import (Account, Candidate, Centre, Entry, FacilityGrant,
                     ModeratorAssignment, Outcome, Series, Unit, UnitGrant, db)
 
+# The demo's helpline and moderator accounts have this authenticator key
+# (README): `python -c "import pyotp; print(pyotp.TOTP('...').now())"`.
+DEMO_TOTP_SECRET = 'PORTALDEMOSECRETFORSTAFFANDMODS2'
+
 SURNAMES = ['PIPE', 'KING', 'GREEN', 'CASE', 'BATH', 'OKI', 'LOTT', 'MONEY', 'DRAWERS',
             'PRICE', 'PURB', 'DROID', 'FOOTFORWARD', 'LATER', 'STAND', 'BURR', 'CARR',
             'ESTER', 'WATERS', 'INCH', 'DOWN', 'SKIES', 'BALL', 'JONES', 'DAVIES', 'EVANS',
@@ -143,9 +147,9 @@ def load(password):
 
         moderator = make_account('mod1', 'moderator', password, contact_name='Mrs. M Walters',
                                  postal_address='245 WESTERN AVE\nCARDIFF\nCF5 2YX',
-                                 email='m.walters@example.org')
+                                 email='m.walters@example.org', totp_secret=DEMO_TOTP_SECRET)
         make_account('helpdesk1', 'staff', password, contact_name='Helpline',
-                     email='pathways@wjec.co.uk')
+                     email='pathways@wjec.co.uk', totp_secret=DEMO_TOTP_SECRET)
         for c, units in ((centre, l3_units + ep_units + [spoken]), (castle, [l3_units[0]])):
             for unit in units:
                 ModeratorAssignment.create(centre=c, unit=unit, moderator=moderator)

@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 
-from peewee import (BooleanField, CharField, Check, DatabaseProxy, DateField,
+from peewee import (BigIntegerField, BooleanField, CharField, Check, DatabaseProxy, DateField,
                     DateTimeField, ForeignKeyField, IntegerField,
                     IntegrityError, Model, SqliteDatabase, TextField, fn, JOIN,
                     Case)
@@ -144,6 +144,10 @@ class Account(BaseModel):
     # them all at their next request, and a leaked SECRET_KEY alone cannot
     # mint a session without it (QUALITY SESS-1).
     session_secret = CharField(max_length=64, default=lambda: secrets.token_urlsafe(24))
+    # Staff and moderators: the second factor (TOTP), empty until enrolled,
+    # and the last time step accepted, so that a code works once.
+    totp_secret = CharField(max_length=64, default='')
+    totp_last_step = BigIntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -201,6 +205,11 @@ class Account(BaseModel):
     @classmethod
     def by_username(cls, username):
         return cls.get_or_none(cls.username == (username or '').strip().upper())
+
+    @property
+    def needs_second_factor(self):
+        """Staff and moderators can act for, or see, any centre (SPEC 3.1)."""
+        return self.kind in ('staff', 'moderator')
 
     @property
     def is_centre_account(self):
@@ -553,6 +562,34 @@ class Token(BaseModel):
             Token.id == self.id, Token.used_at.is_null()).execute())
 
 
+class RecoveryCode(BaseModel):
+    """One of ten single-use codes shown once at enrolment of a second
+    factor, for a lost phone. Only the digest is stored."""
+    account = ForeignKeyField(Account, backref='recovery_codes', on_delete='CASCADE')
+    digest = CharField(max_length=64, unique=True)
+    used_at = DateTimeField(null=True)
+
+    @staticmethod
+    def digest_of(account_id, code):
+        return hashlib.sha256(f'{account_id}:{code}'.encode()).hexdigest()
+
+    @classmethod
+    def replace_for(cls, account, count=10):
+        """New codes for the account (the old ones end); returns them in clear."""
+        cls.delete().where(cls.account == account).execute()
+        codes = ['-'.join(secrets.token_hex(3) for _ in range(2)) for _ in range(count)]
+        cls.insert_many([{'account': account, 'digest': cls.digest_of(account.id, code)}
+                         for code in codes]).execute()
+        return codes
+
+    @classmethod
+    def spend(cls, account, code):
+        """True if `code` is one of the account's unused codes; it is used up."""
+        digest = cls.digest_of(account.id, (code or '').strip().lower()[:20])
+        return bool(cls.update(used_at=utcnow()).where(
+            cls.account == account, cls.digest == digest, cls.used_at.is_null()).execute())
+
+
 class SignInCode(BaseModel):
     """A code e-mailed to an account's holder when its password is right but
     the account has had too many failed sign-ins from unknown browsers
@@ -624,7 +661,7 @@ class Job(BaseModel):
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, Request,
-          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode]
+          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode]
 
 
 # --- The marksheet: one centre's entries for one unit ------------------------

@@ -49,7 +49,8 @@ def csrf_failed(error):
     """A form without a valid token: usually a session that ended (SESS-4)."""
     from flask import url_for
     from access import ask_to_sign_in
-    public = (request.endpoint or '').startswith('auth.')
+    public = request.endpoint in ('auth.login', 'auth.sign_in_code', 'auth.forgotten_password', 'auth.reset',
+                                  'auth.welcome', 'auth.language', 'auth.logout')
     if '_user_id' not in session and not public:
         return ask_to_sign_in(keep=False)  # nothing without a valid token is kept
     if htmx:

@@ -198,19 +198,8 @@ def summary(permissions):
 
 
 def administrator_password_error(password):
-    """None if the administrator's own password verifies; failures count as failed sign-ins (AUTH-3)."""
-    if not password:
-        return _('Enter your own current administrator password to save changes.')
-    throttle = current_app.extensions['throttle']
-    pair = throttle.pair(current_user.username, f'session:{session.get("sid")}')
-    wait = throttle.wait_seconds(pair)
-    if wait:
-        return _('Too many failed attempts. Please wait %(seconds)s seconds and try again.', seconds=wait)
-    if passwords.matches(current_user.password_hash, password[:passwords.MAX_LENGTH + 1]):
-        throttle.succeeded(pair)
-        return None
-    throttle.failed(pair, current_user.username)
-    return _('Enter your own current administrator password to save changes.')
+    """None if the administrator's own password verifies (AUTH-3 counts failures)."""
+    return auth.own_password_problem(password, _('Enter your own current administrator password to save changes.'))
 
 
 def edit_page(account, values, permissions, errors, status=200):

@@ -1,6 +1,6 @@
 """Sign in, sign out, forgotten passwords, invitations, the language switch
 and help (SPEC 3.1; QUALITY AUTH-1..4, SESS-1..3)."""
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
@@ -8,7 +8,10 @@ import access
 import credentials
 import jobs
 import passwords
+import second_factor
+from markupsafe import Markup
 from blueprints import public_url, render
+from extensions import login_manager
 from models import LANGUAGES, Account, AuditLog, Token, utcnow, writing
 from throttle import known_browser, remember_browser
 
@@ -69,8 +72,14 @@ def login():
             account = Account.by_username(username)
             if passwords.matches(account.password_hash if account else None, password) and account.active:
                 throttle.succeeded(pair)
+                if account.needs_second_factor and account.totp_secret:
+                    return ask_for_code(account, back, 'second_factor')
                 if not known and account.email and throttle.needs_extra_step(account.username):
-                    return ask_for_code(account, back)
+                    if throttle.may_send_code(account.username):
+                        credentials.send_sign_in_code(account)
+                    AuditLog.record(account, 'auth.sign_in_code_sent', f'user:{account.username}',
+                                    centre=account.centre_id)
+                    return ask_for_code(account, back, 'emailed')
                 return finish_sign_in(account, back, 'password')
             throttle.failed(pair, username)
             AuditLog.record(account, 'auth.sign_in_failed', typed_username(username, account),
@@ -94,13 +103,11 @@ def finish_sign_in(account, back, how):
                             account.username, current_app.config['SESSION_COOKIE_SECURE'])
 
 
-def ask_for_code(account, back):
-    """The right password after many failures, from a browser new to the
-    account: a code goes to the account's e-mail (AUTH-3's extra step)."""
-    if current_app.extensions['throttle'].may_send_code(account.username):
-        credentials.send_sign_in_code(account)
-    AuditLog.record(account, 'auth.sign_in_code_sent', f'user:{account.username}', centre=account.centre_id)
-    session['code_for'] = {'account': account.id, 'next': back, 'at': utcnow().timestamp()}
+def ask_for_code(account, back, kind):
+    """The password was right; a code is needed too: from the authenticator
+    app of a staff member or moderator ('second_factor'), or e-mailed after
+    many failures to a browser new to the account ('emailed', AUTH-3)."""
+    session['code_for'] = {'account': account.id, 'next': back, 'at': utcnow().timestamp(), 'kind': kind}
     return redirect(url_for('.sign_in_code'), 303)
 
 
@@ -120,18 +127,86 @@ def sign_in_code():
         session.pop('code_for', None)
         flash(_('Sign in with your username and password first.'), 'error')
         return redirect(url_for('.login'), 303)
+    kind = waiting.get('kind', 'emailed')
     error, status = None, 200
     if request.method == 'POST':
-        with writing():
-            right = credentials.check_sign_in_code(account, request.form.get('code', ''))
-        if right:
-            session.pop('code_for', None)
-            return finish_sign_in(account, waiting.get('next'), 'password and e-mailed code')
-        AuditLog.record(account, 'auth.sign_in_code_failed', f'user:{account.username}',
-                        centre=account.centre_id)
-        error, status = _('That code is not right, or it has expired. Use the code in the latest '
-                          'e-mail, or sign in again to be sent a new one.'), 401
-    return render('auth/sign_in_code.html', email=masked(account.email), error=error, status=status)
+        throttle = current_app.extensions['throttle']
+        pair = throttle.pair(account.username, f'code:{client_address()}')
+        wait = throttle.wait_seconds(pair)
+        code = request.form.get('code', '')
+        if wait:
+            error, status = _('Too many failed attempts. Please wait %(seconds)s seconds and try again.',
+                              seconds=wait), 429
+        else:
+            with writing():
+                right = (second_factor.accept(account, code) if kind == 'second_factor'
+                         else credentials.check_sign_in_code(account, code))
+            if right:
+                throttle.succeeded(pair)
+                session.pop('code_for', None)
+                how = 'password and authenticator code' if kind == 'second_factor' else 'password and e-mailed code'
+                return finish_sign_in(account, waiting.get('next'), how)
+            throttle.failed(pair, account.username)
+            AuditLog.record(account, 'auth.sign_in_code_failed', f'user:{account.username}',
+                            centre=account.centre_id)
+            error, status = (_('That code is not right, or it has been used already. Enter the code '
+                               'your authenticator app shows now, or one of your recovery codes.')
+                             if kind == 'second_factor' else
+                             _('That code is not right, or it has expired. Use the code in the latest '
+                               'e-mail, or sign in again to be sent a new one.')), 401
+    return render('auth/sign_in_code.html', kind=kind, email=masked(account.email or '@'), error=error,
+                  status=status)
+
+
+def own_password_problem(password, missing):
+    """None if the signed-in account's own password verifies, else what to
+    say (`missing`, or the throttle's wait): failures count as failed
+    sign-ins (AUTH-3)."""
+    if not password:
+        return missing
+    throttle = current_app.extensions['throttle']
+    pair = throttle.pair(current_user.username, f'session:{session.get("sid")}')
+    wait = throttle.wait_seconds(pair)
+    if wait:
+        return _('Too many failed attempts. Please wait %(seconds)s seconds and try again.', seconds=wait)
+    if passwords.matches(current_user.password_hash, password[:passwords.MAX_LENGTH + 1]):
+        throttle.succeeded(pair)
+        return None
+    throttle.failed(pair, current_user.username)
+    return missing
+
+
+@bp.route('/account/second-factor', methods=['GET', 'POST'])
+def enrol():
+    """Set up the second factor: scan the QR code (or type the key) into an
+    authenticator app, then prove it with the current password and one code.
+    Ten recovery codes are shown once."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.needs_second_factor:
+        abort(403)
+    secret = session.get('enrol_secret') or second_factor.new_secret()
+    session['enrol_secret'] = secret
+    errors = {}
+    if request.method == 'POST':
+        errors['password'] = own_password_problem(request.form.get('password', ''),
+                                                  _('Enter your current password.'))
+        if not errors['password']:
+            with writing():
+                codes = second_factor.enrol(current_user._get_current_object(), secret,
+                                            request.form.get('code', ''))
+                if codes:
+                    AuditLog.record(current_user._get_current_object(), 'auth.second_factor_enrolled',
+                                    f'account:{current_user.id}')
+            if codes:
+                session.pop('enrol_secret', None)
+                return render('auth/recovery_codes.html', codes=codes)
+            errors['code'] = _('That code does not match: check the app shows %(board)s and %(username)s, '
+                               'and enter the code it shows now.', board=current_app.config['BOARD_NAME'],
+                               username=current_user.username)
+        errors = {field: message for field, message in errors.items() if message}
+    return render('auth/enrol.html', secret=secret, errors=errors, status=422 if errors else 200,
+                  qr=Markup(second_factor.qr_svg(secret, current_user.username, current_app.config['BOARD_NAME'])))
 
 
 @bp.route('/logout', methods=['POST'])

@@ -6,6 +6,7 @@ import demo
 from models import Series, Unit
 
 PASSWORD = 'Secret2017pw'
+TOTP_SECRET = 'TESTSECRETFORSTAFFANDMODERATORS2'
 
 
 def build_world(candidates=30):
@@ -34,8 +35,9 @@ def build_world(candidates=30):
     w.other_teacher = demo.make_account('50551JBR', 'user', PASSWORD, centre=other_centre,
                                         grants=['CW_LEVEL_3'])
     w.moderator = demo.make_account('mod1', 'moderator', PASSWORD, contact_name='Mrs. M Walters',
-                                    postal_address='245 WESTERN AVE\nCARDIFF\nCF5 2YX')
-    w.staff = demo.make_account('helpdesk1', 'staff', PASSWORD)
+                                    postal_address='245 WESTERN AVE\nCARDIFF\nCF5 2YX',
+                                    totp_secret=TOTP_SECRET)
+    w.staff = demo.make_account('helpdesk1', 'staff', PASSWORD, totp_secret=TOTP_SECRET)
     w.candidates = demo.make_candidates(centre, candidates, 3001, seed=1)
     w.entries = demo.enter(w.candidates, unit)
     w.other_unit_entries = demo.enter(w.candidates, other_unit)
@@ -58,3 +60,14 @@ def delivered_token(app, mail):
     import re
     with open(os.path.join(app.config['MAIL_FOLDER'], f'{mail.key}.eml')) as handle:
         return re.search(r'https?://\S+/(?:welcome|reset)#([A-Za-z0-9_-]+)', handle.read()).group(1)
+
+
+def second_factor_code(username, secret=TOTP_SECRET):
+    """A code the app would show now for a test account, usable again: the
+    account's last accepted step is set back first (tests sign in often
+    within one 30-second step; a code works once)."""
+    import pyotp
+    from models import Account, db
+    with db.connection_context():
+        Account.update(totp_last_step=0).where(Account.username == username.upper()).execute()
+    return pyotp.TOTP(secret).now()

@@ -44,6 +44,8 @@ def expected(role, rule):
         return 'open'
     if role in ('anonymous', 'deactivated'):  # a deactivated account's session is over
         return 'login'
+    if rule.endpoint == 'auth.enrol':  # the second factor: staff and moderators only
+        return 'open' if role in ('staff', 'moderator') else 'denied'
     if rule.endpoint.startswith('outbox.'):
         return 'open' if role == 'staff' else 'denied'
     if rule.endpoint.startswith('helpline.'):
