@@ -362,6 +362,9 @@ class Outcome(BaseModel):
     version = IntegerField(default=1)
     entered_by = ForeignKeyField(Account, on_delete='RESTRICT')
     entered_at = DateTimeField(default=utcnow)
+    # Changed by the helpline after submission, on the centre's written
+    # request (requests_queue.amend_outcome); a centre's own save clears it.
+    amended = BooleanField(default=False)
 
 
 class Submission(BaseModel):
@@ -448,7 +451,9 @@ class Request(BaseModel):
     details = TextField(default='{}')  # JSON
     created_by = ForeignKeyField(Account, null=True, on_delete='RESTRICT')
     created_at = DateTimeField(default=utcnow)
-
+    # The staff member who has taken the request ("Take this request").
+    assigned_to = ForeignKeyField(Account, null=True, on_delete='RESTRICT', backref='+')
+    assigned_at = DateTimeField(null=True)
 
     @property
     def info(self):
@@ -880,7 +885,7 @@ class Marksheet:
         else:
             # AC-4: the update itself refuses a submitted unit and a stale row.
             changed = (Outcome.update(value=value, score=score, version=Outcome.version + 1,
-                                      entered_by=acting_for or actor, entered_at=utcnow())
+                                      entered_by=acting_for or actor, entered_at=utcnow(), amended=False)
                        .where(Outcome.id == current.id, Outcome.version == version, not_submitted)
                        .execute())
             if changed != 1:
