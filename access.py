@@ -2,9 +2,10 @@
 tenancy, so that no view can forget (QUALITY AC-1, AC-2, SESS-1..4)."""
 import functools
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
@@ -12,8 +13,9 @@ from wtforms import ValidationError
 from extensions import htmx, login_manager
 from peewee import JOIN
 
-from models import Account, Centre, Marksheet, Unit, utcnow
-from blueprints import hx_redirect
+import impersonation
+from models import Account, AuditLog, Centre, Marksheet, Unit, utcnow
+from blueprints import hx_redirect, render
 
 # Requests that must not count as activity for the idle timeout (SESS-2).
 BACKGROUND_HEADER = 'X-Background'
@@ -28,6 +30,7 @@ def init_app(app):
     login_manager.unauthorized_handler(ask_to_sign_in)
     app.before_request(enforce_session_limits)
     app.before_request(require_second_factor)
+    app.before_request(guard_impersonation)
 
 
 def load_account(session_key):
@@ -35,13 +38,29 @@ def load_account(session_key):
     new secret (sign-out everywhere, deactivation, password change) ends all
     its sessions at once, and the signing key alone cannot forge one."""
     account_id, _, secret = (session_key or '').partition(':')
-    if not account_id.isdigit() or len(account_id) > 18 or not secret:
+    if not (account_id.isascii() and account_id.isdigit()) or len(account_id) > 18 or not secret:
         return None
     account = (Account.select(Account, Centre).join(Centre, JOIN.LEFT_OUTER)
                .where(Account.id == int(account_id)).get_or_none())
     if account is None or not account.holds_session(secret):
         return None
-    return account
+    state = session.get('acting')
+    return account_acted_as(account, state) if state else account
+
+
+def account_acted_as(staff, state):
+    """The centre account a helpline member is acting as, checked again on
+    every request against the real staff member (IMP-1, IMP-2); when it must
+    end (time limit, role or account revoked), the staff member again."""
+    target = (Account.select(Account, Centre).join(Centre, JOIN.LEFT_OUTER)
+              .where(Account.id == state.get('target')).get_or_none())
+    why = impersonation.ended_because(state, staff, target, utcnow())
+    if why:
+        session.pop('acting', None)
+        g.impersonation_ended = (why, state, staff)
+        return staff
+    target.acting_staff, target.acting = staff, state
+    return target
 
 
 def sign_in(account):
@@ -60,7 +79,7 @@ def sign_in(account):
 
 def sign_out(everywhere=True):
     if everywhere and current_user.is_authenticated:
-        Account.end_sessions(current_user.id)
+        Account.end_sessions(real_account().id)  # never the account acted as
     logout_user()
     language = session.get('lang')
     session.clear()
@@ -191,6 +210,63 @@ def marksheet_for(unit_id):
     return Marksheet(current_user.centre, unit)
 
 
+def real_account():
+    """The person signed in: the staff member while they act for a centre."""
+    return getattr(current_user, 'acting_staff', None) or current_user._get_current_object()
+
+
 def acting_ids():
-    """(actor, acting_for) for audit rows; impersonation fills acting_for later."""
+    """(actor, acting_for) for audit rows: (staff, the centre account) while
+    acting for a centre, else (the account, None)."""
+    staff = getattr(current_user, 'acting_staff', None)
+    if staff is not None:
+        return staff, current_user._get_current_object()
     return current_user._get_current_object(), None
+
+
+# --- While helpline staff act for a centre (IMP-1..3) -------------------------
+
+# Always allowed while acting: the controls of the impersonation itself.
+IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language'}
+# Never, even with changes on: accounts, passwords, e-mail addresses, grants, the second factor.
+NEVER_WHILE_ACTING = ('account_admin.', 'centre_profile.', 'auth.')
+WRITTEN_REQUEST_TO_SUBMIT = 'asked_in_writing'
+
+
+def guard_impersonation():
+    """Read-only until the agent switches to changes; some things never."""
+    if '_user_id' not in session or not current_user.is_authenticated:
+        return None
+    ended = g.pop('impersonation_ended', None)
+    if ended:
+        why, state, staff = ended
+        AuditLog.record(staff, 'impersonation.end', f'account:{state.get("target")}', after={'why': why},
+                        centre=state.get('centre'), acting_for=state.get('target'))
+        flash(_('You are no longer acting as %(username)s: the 30 minutes are up or access was withdrawn.',
+                username=state.get('username', '')), 'error')
+    state = getattr(current_user, 'acting', None)
+    if not state or request.method != 'POST' or request.endpoint in IMPERSONATION_CONTROLS:
+        return None
+    if (request.endpoint or '').startswith(NEVER_WHILE_ACTING):
+        return refuse(_('The helpline cannot change accounts, passwords, e-mail addresses, permissions '
+                        'or centre details while acting for a centre.'))
+    if not state.get('changes'):
+        return refuse(_('Not saved: you are acting as %(username)s read-only. Use "Switch to changes" '
+                        'in the banner, with a reason, to make changes.', username=current_user.username))
+    if request.endpoint == 'internal_assessment.submit':
+        if not request.form.get(WRITTEN_REQUEST_TO_SUBMIT):
+            return refuse(_('Not submitted: the helpline submits for a centre only when the centre asked in '
+                            'writing. Tick the box to say it did.'))
+        AuditLog.record(real_account(), 'impersonation.submit_asked_in_writing',
+                        f'unit:{(request.view_args or {}).get("unit_id")}', centre=current_user.centre_id,
+                        acting_for=current_user._get_current_object())
+    return None
+
+
+def refuse(message):
+    """A write refused while acting: said where the agent is looking."""
+    if htmx:
+        response = make_response(message, 403)
+        response.headers['X-Portal-Message'] = quote(message)
+        return response
+    return render('error.html', status=403, title=_('Not while acting for a centre'), message=message)

@@ -5,8 +5,8 @@ import access
 import blueprints
 import cli
 import jobs
-from blueprints import (account_admin, auth, centre_profile, helpline, home, internal_assessment,
-                        outbox, reports, samples)
+from blueprints import (account_admin, auth, centre_profile, centres, helpline, home, impersonation,
+                        internal_assessment, outbox, reports, samples)
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from storage import bind_database, close_database, open_database
 import security
@@ -39,6 +39,8 @@ def create_app(test_config=None):
     app.register_blueprint(reports.bp)
     app.register_blueprint(centre_profile.bp)
     app.register_blueprint(helpline.bp)
+    app.register_blueprint(centres.bp)
+    app.register_blueprint(impersonation.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(account_admin.bp)
 

@@ -148,6 +148,7 @@ class Account(BaseModel):
     # and the last time step accepted, so that a code works once.
     totp_secret = CharField(max_length=64, default='')
     totp_last_step = BigIntegerField(default=0)
+    last_sign_in_at = DateTimeField(null=True)  # by the holder; never by staff acting as them
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -196,11 +197,6 @@ class Account(BaseModel):
         cls.end_sessions(account_id, password_hash=password_hash)
         Token.update(expires_at=utcnow()).where(Token.account == account_id, Token.used_at.is_null(),
                                                 Token.expires_at > utcnow()).execute()
-
-    @staticmethod
-    def has_centre_username_form(name):
-        """A centre number, alone or with 1-3 letters or digits (SPEC 1)."""
-        return bool(re.fullmatch(r'\d{5}[A-Z0-9]{0,3}', (name or '').upper()))
 
     @classmethod
     def by_username(cls, username):
@@ -492,6 +488,36 @@ class AuditLog(BaseModel):
                           action=action, target=target[:100], address=cls.address_of_request(),
                           before=json.dumps(before) if before is not None else '',
                           after=json.dumps(after) if after is not None else '')
+
+
+    @classmethod
+    def of_centre(cls, centre_id, account_id=None, targets=None, since=None, before=None, helpline_only=False):
+        """A centre's audit rows, newest first, with who and as whom: filtered
+        by an account (as actor or acted for), targets, dates, or the rows
+        written by the helpline acting for it."""
+        Actor, ActingFor = Account.alias(), Account.alias()
+        query = (cls.select(cls, Actor.id, Actor.username, ActingFor.id, ActingFor.username)
+                 .join(Actor, JOIN.LEFT_OUTER, on=(cls.actor == Actor.id), attr='actor')
+                 .switch(cls).join(ActingFor, JOIN.LEFT_OUTER, on=(cls.acting_for == ActingFor.id),
+                                   attr='acting_for')
+                 .where(cls.centre == centre_id).order_by(cls.at.desc(), cls.id.desc()))
+        if account_id:
+            query = query.where((cls.actor == account_id) | (cls.acting_for == account_id))
+        if targets is not None:
+            query = query.where(cls.target.in_(targets))
+        if since:
+            query = query.where(cls.at >= since)
+        if before:
+            query = query.where(cls.at < before)
+        if helpline_only:
+            query = query.where(cls.acting_for.is_null(False))
+        return query
+
+    @property
+    def details(self):
+        """The row's before and after, read from their JSON."""
+        return (json.loads(self.before) if self.before else None,
+                json.loads(self.after) if self.after else None)
 
 
 class Outbox(BaseModel):

@@ -30,7 +30,7 @@ def matching_step(secret, code, after=0, now=None):
     """The time step whose code `code` is, within the window and later than
     `after`, or None. pyotp's verify() alone would accept a replay."""
     code = (code or '').strip().replace(' ', '')
-    if not secret or not code.isdigit() or len(code) != 6:
+    if not secret or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
     current = int((now or time.time()) // STEP)

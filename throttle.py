@@ -13,6 +13,7 @@ password to its owner (QUALITY AUTH-3).
 Counts live in Redis when there is one (several web processes share them),
 else in this process; if Redis is away, this process's counts stand in.
 """
+import hashlib
 import logging
 import secrets
 import threading
@@ -32,6 +33,12 @@ CODES_PER_HOUR = 10       # e-mailed codes one account may be sent
 KNOWN_COOKIE = 'portal_known'
 KNOWN_MAX_ACCOUNTS = 20
 KNOWN_LIFETIME = 365 * 86400
+
+
+def name_key(username):
+    """A typed username as it appears in keys: a digest, so that a password
+    typed into the username box is never kept in Redis (AUTH-4)."""
+    return hashlib.sha256((username or '').strip().upper().encode()).hexdigest()[:32]
 
 
 class Throttle:
@@ -86,7 +93,7 @@ class Throttle:
     @staticmethod
     def pair(username, where):
         """The delay's key: this account from this address (or known browser)."""
-        return f'pair:{username.upper()}:{where}'
+        return f'pair:{name_key(username)}:{where}'
 
     def wait_seconds(self, pair):
         """How long before another attempt from this pair is heard."""
@@ -98,18 +105,18 @@ class Throttle:
 
     def failed(self, pair, username):
         self.add(pair, WINDOW)
-        self.add(f'account:{username.upper()}', CEILING_WINDOW)
+        self.add(f'account:{name_key(username)}', CEILING_WINDOW)
 
     def succeeded(self, pair):
         self.clear(pair)
 
     def needs_extra_step(self, username):
         """Too many failures for the account, from anywhere, of late."""
-        return self.count(f'account:{username.upper()}', CEILING_WINDOW)[0] >= CEILING
+        return self.count(f'account:{name_key(username)}', CEILING_WINDOW)[0] >= CEILING
 
     def may_send_code(self, username):
         """Codes e-mailed to one account are few, so guessing them is hopeless."""
-        key = f'codes:{username.upper()}'
+        key = f'codes:{name_key(username)}'
         if self.count(key, 3600)[0] >= CODES_PER_HOUR:
             return False
         self.add(key, 3600)

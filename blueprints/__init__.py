@@ -7,6 +7,7 @@ from flask import current_app, flash, make_response, render_template, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l, ngettext
 
 from extensions import htmx
+from impersonation import until as acting_until
 
 
 def render(page, fragment=None, status=200, **context):
@@ -46,6 +47,12 @@ MESSAGES = {
     'not_in_sample': _l('That candidate is not in the sample.'),
     'not_a_substitute': _l('Choose one of the nearest candidates offered as the substitute.'),
 }
+
+
+def page_number(text, last=9999):
+    """A page number from a query string: ASCII digits in range, else 1."""
+    text = text or ''
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text[:6]) <= last else 1
 
 
 def report_dropped(dropped):
@@ -106,13 +113,41 @@ def sample_reason(member):
     return label
 
 
+AUDIT_WORDS = {
+    'auth.sign_in': _l('Signed in'), 'auth.sign_out': _l('Signed out'),
+    'auth.sign_in_failed': _l('Failed sign-in'), 'auth.sign_in_throttled': _l('Sign-in slowed down'),
+    'auth.sign_in_code_sent': _l('Sign-in code e-mailed'), 'auth.sign_in_code_failed': _l('Wrong sign-in code'),
+    'auth.reset_requested': _l('Password reset asked for'), 'auth.reset_sent': _l('Password reset link e-mailed'),
+    'auth.password_set.reset': _l('Password reset'), 'auth.password_set.invite': _l('Password set from an invitation'),
+    'auth.second_factor_enrolled': _l('Second factor set up'),
+    'account.create': _l('Account created'), 'account.update': _l('Account changed'),
+    'permission.change': _l('Permissions changed'), 'centre.update': _l('Centre details changed'),
+    'eo_change.request': _l('Change of Exams Officer asked for'),
+    'eo_change.confirm': _l('Change of Exams Officer confirmed'),
+    'eo_change.reject': _l('Change of Exams Officer rejected'),
+    'outcome.set': _l('Outcome changed'), 'unit.submit': _l('Outcomes submitted'),
+    'sample.add': _l('Added to the sample'), 'sample.remove': _l('Taken out of the sample'),
+    'sample.substitute': _l('Substitute chosen'),
+    'impersonation.start': _l('The helpline started acting for the centre'),
+    'impersonation.changes': _l('The helpline switched to making changes'),
+    'impersonation.stop': _l('The helpline stopped acting for the centre'),
+    'impersonation.end': _l('The helpline\'s time acting for the centre ended'),
+    'impersonation.submit_asked_in_writing': _l('The helpline submitted at the centre\'s written request'),
+}
+
+
+def audit_label(action):
+    """What an audit row's action means, in the page's language."""
+    return str(AUDIT_WORDS.get(action, action))
+
+
 def init_app(app):
     """Helpers every template can call."""
     from models import ABSENT, GRADE_WORDS
     app.jinja_env.globals.update(
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
-        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label,
-        reason_label=reason_label, sample_reason=sample_reason,
+        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label,
+        reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 
 

@@ -46,7 +46,7 @@ def typed_username(username, account=None):
     """What the audit log keeps of a typed username: the name itself only
     when it is one, never a password typed into the wrong box (AUTH-4)."""
     name = (username or '').strip().upper()
-    if account is not None or Account.has_centre_username_form(name):
+    if account is not None or Account.by_username(name) is not None:
         return f'user:{name}'
     return 'user:[not a username]'
 
@@ -93,6 +93,7 @@ def finish_sign_in(account, back, how):
     """A fresh session; a change kept at expiry is saved; this browser is
     known to the account from now on."""
     access.sign_in(account)
+    Account.update(last_sign_in_at=utcnow()).where(Account.id == account.id).execute()
     AuditLog.record(account, 'auth.sign_in', how, centre=account.centre_id)
     from blueprints.internal_assessment import replay
     pending = access.take_pending(account)

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 import jobs
 from access import acting_ids, roles_required
-from blueprints import clean, email_problem, name_problem, public_url, render
+from blueprints import clean, email_problem, name_problem, page_number, public_url, render
 from jobs import emails
 from models import AuditLog, Centre, Request, RequestEvent, writing
 
@@ -121,3 +121,18 @@ def manage():
         status = 409
     return render('centre_profile/manage.html', centre=centre, values=values, errors=errors,
                   waiting=pending_change(centre.id), status=status)
+
+
+HISTORY_PAGE = 50
+
+
+@bp.route('/helpline-history')
+@roles_required('administrator')
+def helpline_history():
+    """The helpline acted on your behalf: every row written by staff acting
+    as one of the centre's accounts, with why (IMP-3)."""
+    page = page_number(request.args.get('page'))
+    rows = list(AuditLog.of_centre(current_user.centre_id, helpline_only=True)
+                .paginate(page, HISTORY_PAGE + 1))
+    return render('centre_profile/helpline_history.html', rows=rows[:HISTORY_PAGE], page_no=page,
+                  more=len(rows) > HISTORY_PAGE)

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 import access
 import jobs
 from access import acting_ids, internal_assessment_required, marksheet_for
-from blueprints import message_for, outcome_label, public_url, render, report_dropped
+from blueprints import message_for, outcome_label, page_number, public_url, render, report_dropped
 from extensions import htmx
 from jobs import emails
 from models import ABSENT, Account, Candidate, DomainError, Entry, Marksheet, Outcome, Series, Unit
@@ -33,7 +33,7 @@ def marksheet_options(args):
             'rows': 'all' if args.get('rows') == 'all' else '20',
             'sort': args.get('sort') if args.get('sort') in SORTS else 'number',
             'show': args.get('show') if args.get('show') in SHOWS else 'all',
-            'page': int(page) if page.isdigit() and 0 < int(page) < 100000 else 1}
+            'page': page_number(page, 99999)}
 
 
 def to_int(text, default=-1):

@@ -32,6 +32,7 @@ def routes(app, world, job):
         values['request_id'] = Request.create(kind='eo_change', centre=world.centre.id, details=json.dumps(
             {'route': 'portal', 'new_name': 'A New Officer', 'new_email': 'new.eo@example.org'})).id
     values['account_id'] = world.teacher.id  # Account Admin: a user of centre 68999
+    values['centre_id'] = world.centre.id
     for rule in app.url_map.iter_rules():
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
         for method in sorted(rule.methods & {'GET', 'POST'}):
@@ -46,6 +47,12 @@ def expected(role, rule):
         return 'login'
     if rule.endpoint == 'auth.enrol':  # the second factor: staff and moderators only
         return 'open' if role in ('staff', 'moderator') else 'denied'
+    if rule.endpoint in ('impersonation.stop', 'impersonation.changes'):  # nobody is acting here
+        return 'open' if rule.endpoint == 'impersonation.stop' else 'denied'
+    if rule.endpoint == 'impersonation.start':  # an empty form names no account: 404 even for staff
+        return 'denied'
+    if rule.endpoint.startswith(('centres.', 'impersonation.')):
+        return 'open' if role == 'staff' else 'denied'
     if rule.endpoint.startswith('outbox.'):
         return 'open' if role == 'staff' else 'denied'
     if rule.endpoint.startswith('helpline.'):

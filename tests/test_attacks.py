@@ -658,16 +658,14 @@ def test_p15_auth4_reset_and_invitation_links_carry_the_token_only_after_the_has
 
 # --- Defects found while attacking, not fixed here (reported) -----------------
 
-@pytest.mark.xfail(strict=True, reason='defect: str.isdigit() accepts "²", int() does not: a 500')
-def test_defect_a_superscript_page_number_answers_500(app, world, as_):
+def test_err1_a_superscript_page_number_is_page_one_not_a_500(app, world, as_):
     app.config['PROPAGATE_EXCEPTIONS'] = False  # as in production: the error page, not a traceback
     teacher = as_('teacher')
     assert teacher.get(f'/internal-assessment/{world.unit.id}?page=%C2%B2').status_code < 500
     assert teacher.post(f'/internal-assessment/{world.unit.id}', data={'page': '\u00b2'}).status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason='defect: the throttle keys hold the typed username, a password here')
-def test_defect_a_password_typed_as_the_username_stays_in_redis_for_a_day(make_app, redis_server):
+def test_p14_auth4_a_password_typed_as_the_username_is_not_kept_in_redis(make_app, redis_server):
     redis = Redis.from_url(redis_server)
     redis.flushdb()
     app, world = make_app(REDIS_URL=redis_server)

@@ -421,4 +421,4 @@ def test_the_menu_offers_manage_centre_and_requests(centres, as_):
     assert '>Manage Centre</a>' in as_('admin').get('/').get_data(as_text=True)
     assert '>Manage Centre</a>' not in as_('teacher').get('/').get_data(as_text=True)
     staff = as_('staff').get('/').get_data(as_text=True)
-    assert '>Requests</a>' in staff and '>Manage Centre</a>' not in staff
+    assert '>REQUESTS</a>' in staff and '>CENTRES</a>' in staff and '>Manage Centre</a>' not in staff

@@ -26,13 +26,14 @@
     var xhr = event.detail.xhr;
     if (xhr && xhr.getResponseHeader('HX-Redirect')) return;
     var refused = xhr && (xhr.status === 403 || xhr.status === 404);
-    warn(event, refused ? 'data-request-forbidden' : 'data-request-failed');
+    var said = xhr && xhr.getResponseHeader('X-Portal-Message');  // the server's own words
+    warn(event, refused ? 'data-request-forbidden' : 'data-request-failed', said && decodeURIComponent(said));
   });
   // Said beside the field, as the server's own refusals are.
-  function warn(event, attribute) {
+  function warn(event, attribute, said) {
     var field = event.detail.elt;
     var cell = field && field.closest('td');
-    var text = document.body.getAttribute(attribute);
+    var text = said || document.body.getAttribute(attribute);
     if (!cell) { window.alert(text); return; }
     var note = cell.querySelector('.error') || document.createElement('span');
     note.className = 'error';
