@@ -214,8 +214,11 @@ def enrol():
 def logout():
     """Sign out here and everywhere else (SESS-1)."""
     if current_user.is_authenticated:
-        AuditLog.record(current_user._get_current_object(), 'auth.sign_out',
-                        f'ip:{client_address()}', centre=current_user.centre_id)
+        person = access.real_account()  # the staff member, if acting for a centre
+        if getattr(current_user, 'acting', None):
+            AuditLog.record(person, 'impersonation.stop', f'account:{current_user.id}',
+                            centre=current_user.centre_id, acting_for=current_user._get_current_object())
+        AuditLog.record(person, 'auth.sign_out', '', centre=person.centre_id)
         access.sign_out()
     flash(_('You have signed out.'))
     return redirect(url_for('auth.login'), 303)

@@ -228,6 +228,17 @@ def test_imp2_revoking_the_role_or_the_account_ends_it_at_once(app, world, as_, 
         assert not Outcome.select().where(Outcome.entry == world.entries[2].id).exists()
 
 
+def test_signing_out_while_acting_stops_and_signs_out_the_staff_member(app, world, as_):
+    teacher = as_('teacher')
+    staff = acting(as_, world)
+    staff.post('/logout')
+    (stop,) = audit('impersonation.stop')
+    (out,) = audit('auth.sign_out')
+    assert (stop.actor_id, stop.acting_for_id, out.actor_id) == (world.staff.id, world.teacher.id, world.staff.id)
+    assert staff.get('/').status_code in (302, 303)
+    assert teacher.get('/internal-assessment/').status_code == 200
+
+
 def test_imp2_the_idle_timeout_still_applies(app, world, as_, monkeypatch):
     staff = acting(as_, world)
     later = datetime.datetime.utcnow() + datetime.timedelta(minutes=21)
