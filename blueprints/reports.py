@@ -1,6 +1,4 @@
 """VIEW / PRINT REPORTS: the candidate details report and its PDF (SPEC 3.5)."""
-import os
-
 from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
@@ -10,7 +8,8 @@ import jobs
 from access import internal_assessment_required, marksheet_for
 from blueprints import render
 from extensions import htmx
-from models import Job, Series, Unit, writing
+from jobs import reports
+from models import Job, Series, Unit, lock_marksheet, writing
 
 STOP_POLLING = 286  # htmx stops polling on this status
 
@@ -38,11 +37,29 @@ def candidate_details(unit_id):
 @bp.route('/<int:unit_id>/pdf', methods=['POST'])
 @internal_assessment_required
 def print_report(unit_id):
-    """PRINT THIS REPORT: a worker renders the PDF; the page follows its progress."""
+    """PRINT THIS REPORT: a worker renders the PDF; the page follows its progress.
+    Asked again (another click, tab or teacher) with nothing changed, it is
+    the report already on its way or made within the hour. A new one counts
+    against the account's hourly limit, so one account cannot keep the
+    workers and the disk busy for everyone."""
     sheet = marksheet_for(unit_id)
+    language = str(get_locale() or 'en')
     with writing():
-        job = jobs.record('candidate_report', centre=sheet.centre.id, account=current_user.id,
-                          language=str(get_locale() or 'en'), unit=sheet.unit.id)
+        lock_marksheet(sheet.centre.id, sheet.unit.id)  # two clicks at once: one report
+        args = reports.report_args(sheet)
+        job = reports.same_report(sheet.centre.id, language, args)
+        if job is not None:
+            return redirect(url_for('.job', job_id=job.id), 303)
+        minutes, recent = reports.wait_before_another(current_user.id)
+        if not minutes:
+            job = jobs.record('candidate_report', centre=sheet.centre.id, account=current_user.id,
+                              language=language, **args)
+    if job is None:
+        latest = next((j for j in recent if j.arguments.get('unit') == sheet.unit.id), None)
+        response = render('reports/too_many.html', status=429, unit=sheet.unit, minutes=minutes,
+                          count=len(recent), latest=latest)
+        response.headers['Retry-After'] = str(minutes * 60)
+        return response
     jobs.enqueue(job)
     return redirect(url_for('.job', job_id=job.id), 303)
 
@@ -62,8 +79,10 @@ def job(job_id):
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
     stalled = job.stalled(current_app.config['JOB_STALE_SECONDS'])
+    expired = job.status == 'finished' and not reports.has_file(job)  # cleaned up after REPORT_KEEP_HOURS
     done = job.status in ('finished', 'failed') or stalled
-    response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit, stalled=stalled)
+    response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit, stalled=stalled,
+                      expired=expired)
     if done and htmx and request.headers.get(access.BACKGROUND_HEADER):
         response.status_code = STOP_POLLING
     return response
@@ -75,7 +94,7 @@ def job_file(job_id):
     """The finished PDF, as an attachment."""
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
-    if job.status != 'finished' or not job.result_path or not os.path.isfile(job.result_path):
+    if job.status != 'finished' or not reports.has_file(job):
         abort(404)
     name = f'candidate-details-{current_user.centre.number}-{unit.code.replace("/", "-")}.pdf'
     return send_file(job.result_path, mimetype='application/pdf', as_attachment=True,

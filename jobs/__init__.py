@@ -4,14 +4,22 @@ REDIS_URL the job runs in-process, otherwise RQ takes it (QUALITY REL-4, REL-5).
 A job is a row of ours (`models.Job`), written in the same transaction as
 its cause; `enqueue()` is called after commit. If Redis is away the row
 waits with `enqueued_at` empty and `sweep()` enqueues it later, exactly once.
+
+E-mail has a queue of its own that workers empty first, so a password-reset
+mail never waits behind a queue of PDF reports. In-process (no Redis), a
+request hands its job to one background thread and answers at once; only
+tests (JOBS_INLINE) and commands run jobs where they are asked for.
 """
 import contextlib
 import datetime
+import itertools
 import json
 import logging
+import os
 import threading
+from queue import PriorityQueue
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale
 
 from models import Job, db, utcnow
@@ -20,6 +28,9 @@ log = logging.getLogger(__name__)
 RUNNERS = {}
 JOB_TIMEOUT = 180  # seconds; PDFs render in well under this (PDF-1)
 QUEUE_NAME = 'portal'
+MAIL_QUEUE = 'mail'
+QUEUES = (MAIL_QUEUE, QUEUE_NAME)  # in the order workers take from them
+MAIL_KINDS = {'send_mail'}
 
 
 def runner(kind):
@@ -31,6 +42,9 @@ def runner(kind):
 
 
 def init_app(app):
+    app.config.setdefault('JOBS_INLINE', app.testing)  # no Redis: run in the request, not a thread
+    app.config.setdefault('REPORT_JOBS_PER_HOUR', 20)  # new reports one account may ask for
+    app.config.setdefault('REPORT_KEEP_HOURS', 24)     # report files older than this are deleted
     app.extensions['rq_queue'] = None
     if app.config.get('REDIS_URL'):
         from redis import Redis
@@ -43,19 +57,23 @@ def init_app(app):
 
 def record(kind, centre=None, account=None, language='en', **args):
     """Write the job row; call inside the transaction of the change that causes it."""
-    return Job.create(kind=kind, args=json.dumps(args), centre=centre, account=account,
-                      language=language)
+    return Job.create(kind=kind, args=json.dumps(args, sort_keys=True), centre=centre,
+                      account=account, language=language)
 
 
 def enqueue(job):
-    """Hand a recorded job to the workers (or run it now, with no Redis)."""
+    """Hand a recorded job to the workers (or, with no Redis, to this
+    process's job thread; inline in tests and commands)."""
     queue = current_app.extensions.get('rq_queue')
     if queue is None:
-        try:
-            run(job.id)
-        except Exception:  # recorded on the job row; the request still succeeds
-            log.exception('job %s failed in-process', job.id)
+        if current_app.config['JOBS_INLINE'] or not has_request_context():
+            run_here(job.id)
+        else:
+            in_background(job)
         return
+    if job.kind in MAIL_KINDS:
+        from rq import Queue
+        queue = Queue(MAIL_QUEUE, connection=queue.connection)
     claimed = (Job.update(enqueued_at=utcnow())
                .where(Job.id == job.id, Job.enqueued_at.is_null()).execute())
     if not claimed:
@@ -122,6 +140,47 @@ def run(job_id):
             raise
         Job.update(status='finished', progress=100, finished_at=utcnow()).where(
             Job.id == job_id).execute()
+
+
+def run_here(job_id):
+    """Run a job in this process. A failure is recorded on the job's row by
+    `run` and logged here; whoever asked for it carries on."""
+    try:
+        run(job_id)
+    except Exception:
+        log.exception('job %s failed in-process', job_id)
+
+
+_background = None  # (pid, PriorityQueue) of this process's job thread
+_background_lock = threading.Lock()
+_order = itertools.count()
+
+
+def in_background(job):
+    """Give the job to this web process's one job thread, so the request
+    answers at once and no PDF is rendered inside a request; mail first, as
+    the workers take it. The thread starts on first use (and again in a
+    process forked after that)."""
+    global _background
+    with _background_lock:
+        if _background is None or _background[0] != os.getpid():
+            waiting = PriorityQueue()
+            threading.Thread(target=work_through, args=(waiting,), name='portal-jobs',
+                             daemon=True).start()
+            _background = (os.getpid(), waiting)
+    priority = 0 if job.kind in MAIL_KINDS else 1
+    _background[1].put((priority, next(_order), job.id, current_app._get_current_object()))
+
+
+def work_through(waiting):
+    """The job thread: one job at a time, each in its app with a connection
+    of its own; old report files are cleaned up as the worker would."""
+    from jobs.reports import clean_reports_when_due
+    while True:
+        _, _, job_id, app = waiting.get()
+        with app.app_context(), db.connection_context():
+            run_here(job_id)
+            clean_reports_when_due()
 
 
 def set_progress(job, percent):

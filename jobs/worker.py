@@ -1,6 +1,7 @@
 """The RQ worker (Procfile `worker`): builds the app once, preloads
-WeasyPrint before forking, runs the scheduler for retries, and sweeps
-jobs that were recorded while Redis was away."""
+WeasyPrint before forking, runs the scheduler for retries, sweeps jobs
+that were recorded while Redis was away, and deletes old report files.
+It takes e-mail first: a password-reset mail never waits behind reports."""
 import threading
 import time
 
@@ -10,6 +11,7 @@ from rq import Queue, Worker
 
 import jobs
 from app import create_app
+from jobs.reports import clean_reports_when_due
 
 SWEEP_SECONDS = 30
 
@@ -21,6 +23,7 @@ def sweep_forever():
                 jobs.sweep()
             except Exception:  # Redis or the database away: try again later
                 jobs.log.exception('sweep failed')
+            clean_reports_when_due()  # at most hourly
         time.sleep(SWEEP_SECONDS)
 
 
@@ -29,7 +32,8 @@ def main():
     jobs._worker_app = app
     connection = Redis.from_url(app.config['REDIS_URL'])
     threading.Thread(target=sweep_forever, daemon=True).start()
-    Worker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(
+    # RQ takes from the first queue that has work: mail before reports.
+    Worker([Queue(name, connection=connection) for name in jobs.QUEUES], connection=connection).work(
         with_scheduler=True)
 
 

@@ -15,10 +15,11 @@ import jobs
 import storage
 from app import create_app
 from tests.conftest import TEST_SECRET, PortalClient, free_port
-from models import Candidate, Job, db
+from models import Candidate, Job, Marksheet, Outbox, Outcome, db
 from tests import factories
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POLL = {'HX-Request': 'true', 'X-Background': '1'}  # as the job page's htmx polling asks
 
 
 def pdf_text(path):
@@ -98,7 +99,7 @@ def queued_app(tmp_path, redis_server):
     """The app as in production: jobs go to RQ on a real redis-server."""
     database = tmp_path / 'portal.db'
     config = {'DATABASE_URL': f'sqlite:///{database}', 'REDIS_URL': redis_server, 'SECRET_KEY': TEST_SECRET,
-              'REPORTS_DIR': str(tmp_path / 'reports'), 'TESTING': True}
+              'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail'), 'TESTING': True}
     Redis.from_url(redis_server).flushdb()
     application = create_app(config)
     application.test_client_class = PortalClient
@@ -112,7 +113,8 @@ def queued_app(tmp_path, redis_server):
 
 def start_worker(config):
     env = dict(os.environ, DATABASE_URL=config['DATABASE_URL'], REDIS_URL=config['REDIS_URL'],
-               SECRET_KEY=config['SECRET_KEY'], FLASK_REPORTS_DIR=config['REPORTS_DIR'], PYTHONPATH=ROOT)
+               SECRET_KEY=config['SECRET_KEY'], FLASK_REPORTS_DIR=config['REPORTS_DIR'],
+               FLASK_MAIL_FOLDER=config['MAIL_FOLDER'], PYTHONPATH=ROOT)
     return subprocess.Popen([sys.executable, '-m', 'jobs.worker'], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -204,3 +206,214 @@ def test_the_sweeper_runs_again_a_job_whose_worker_vanished(queued_app, redis_se
         assert jobs.sweep() == 1 and jobs.sweep() == 0
         assert Job.get_by_id(lost.id).status == 'queued' and Job.get_by_id(busy.id).status == 'started'
     assert live.job_ids == [f'portal-job-{lost.id}']
+
+
+# --- One report per change, a limit per account, mail first, old files go ----
+
+def change_an_outcome(world, value):
+    """A teacher changes the first candidate's outcome, as the marksheet does."""
+    with db.connection_context():
+        entry = world.entries[0]
+        outcome = Outcome.get_or_none(Outcome.entry == entry.id)
+        Marksheet(world.centre, world.unit).save_outcome(entry.id, value, outcome.version if outcome else 0,
+                                                         world.teacher)
+
+
+def report_jobs():
+    with db.connection_context():
+        return Job.select().where(Job.kind == 'candidate_report').count()
+
+
+@pytest.mark.db
+def test_asking_again_for_an_unchanged_report_gives_the_same_one_and_any_change_a_new_one(world, as_):
+    with db.connection_context():
+        factories.complete(world.entries, world.admin, 'PMD')
+    teacher, admin = as_('teacher'), as_('admin')
+    first = print_report(teacher, world.unit)
+    assert print_report(teacher, world.unit) == first  # a second click
+    assert print_report(admin, world.unit) == first    # another teacher of the centre
+    assert report_jobs() == 1
+    change_an_outcome(world, 'A')
+    changed = print_report(teacher, world.unit)
+    assert changed != first and print_report(teacher, world.unit) == changed
+    assert 'Your report is ready.' in teacher.get(f'/internal-assessment/reports/jobs/{changed}').get_data(as_text=True)
+    teacher.post('/language', data={'lang': 'cy', 'next': '/'})
+    welsh = print_report(teacher, world.unit)
+    assert welsh not in (first, changed)
+    teacher.post('/language', data={'lang': 'en', 'next': '/'})
+    with db.connection_context():
+        os.unlink(Job.get_by_id(changed).result_path)  # gone from the disk: printed again
+    assert print_report(teacher, world.unit) not in (first, changed, welsh)
+    assert report_jobs() == 4
+
+
+def test_a_report_still_on_its_way_is_not_asked_for_twice(queued_app, redis_server):
+    application, world, config = queued_app
+    client = application.test_client()
+    client.get(client.login(world.teacher.username).location)
+    job_id = print_report(client, world.unit)
+    assert print_report(client, world.unit) == job_id
+    live = Queue(jobs.QUEUE_NAME, connection=Redis.from_url(redis_server))
+    assert live.job_ids == [f'portal-job-{job_id}']
+
+
+@pytest.mark.db
+def test_an_account_over_its_hourly_limit_is_told_to_wait_and_nothing_is_recorded(app, world, as_):
+    app.config['REPORT_JOBS_PER_HOUR'] = 2
+    with db.connection_context():
+        factories.complete(world.entries, world.admin, 'PMD')
+    teacher = as_('teacher')
+    first = print_report(teacher, world.unit)
+    assert print_report(teacher, world.unit) == first  # the same report again does not count
+    change_an_outcome(world, 'A')
+    second = print_report(teacher, world.unit)
+    assert print_report(teacher, world.unit) == second  # nor at the limit
+    change_an_outcome(world, 'P')
+    refused = teacher.post(f'/internal-assessment/reports/{world.unit.id}/pdf')
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and int(refused.headers['Retry-After']) > 0
+    assert 'You have asked for 2 new reports in the last hour' in html
+    assert re.search(r'Please wait \d+ minutes?, then print this report again.', html)
+    assert 'The reports you have already asked for are still available.' in html
+    assert f'/internal-assessment/reports/jobs/{second}"' in html
+    assert report_jobs() == 2
+    assert print_report(as_('admin'), world.unit) not in (first, second)  # another account's own limit
+
+
+def test_a_password_reset_mail_goes_before_the_reports_already_waiting(queued_app, redis_server):
+    application, world, config = queued_app
+    with application.test_request_context(), db.connection_context():
+        from jobs import emails
+        waiting = [jobs.record('candidate_report', centre=world.centre.id, account=world.teacher.id,
+                               unit=world.unit.id, copy=n) for n in range(3)]
+        for job in waiting:
+            jobs.enqueue(job)
+        mail = emails.queue('reset-after-reports', 'j.brown@example.org', 'reset', 'en', secret='a-token',
+                            account=world.teacher, page='https://portal.invalid/reset')
+        jobs.enqueue(mail)
+    connection = Redis.from_url(redis_server)
+    assert Queue(jobs.MAIL_QUEUE, connection=connection).job_ids == [f'portal-job-{mail.id}']
+    assert len(Queue(jobs.QUEUE_NAME, connection=connection).job_ids) == 3
+    worker = start_worker(config)
+    try:
+        done = [wait_for(job.id) for job in waiting]
+        sent = wait_for(mail.id)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode(errors='replace')
+    assert sent.status == 'finished' and all(job.status == 'finished' for job in done), output[-2000:]
+    with db.connection_context():
+        assert Outbox.get(Outbox.key == 'reset-after-reports').state == 'sent'
+    assert all(sent.finished_at <= job.started_at for job in done)  # asked for last, sent first
+
+
+def follow(client, job_id, seconds=90):
+    """Poll the report's page as htmx does, until it says it is done."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        poll = client.get(f'/internal-assessment/reports/jobs/{job_id}', headers=POLL)
+        if poll.status_code == 286:
+            return poll.get_data(as_text=True)
+        time.sleep(0.2)
+    raise AssertionError(f'report {job_id} not done after {seconds}s')
+
+
+def test_with_no_redis_a_report_is_made_beside_the_request_and_the_page_follows_it(
+        app, world, as_, tmp_path, monkeypatch):
+    import threading
+    app.config['JOBS_INLINE'] = False  # as `make run` serves: no Redis, not testing
+    with db.connection_context():
+        factories.complete(world.entries, world.admin, 'PMD')
+    go_on = threading.Event()  # the report waits until the page has been seen
+    render = jobs.RUNNERS['candidate_report']
+    monkeypatch.setitem(jobs.RUNNERS, 'candidate_report', lambda job: go_on.wait(10) and render(job))
+    client = as_('teacher')
+    job_id = print_report(client, world.unit)  # answered while the report is still to come
+    assert 'Preparing your report' in client.get(f'/internal-assessment/reports/jobs/{job_id}').get_data(as_text=True)
+    go_on.set()
+    assert 'DOWNLOAD THE PDF' in follow(client, job_id)
+    text = pdf_text(download(client, job_id, tmp_path))
+    assert all(c.number in text for c in world.candidates)
+
+
+def test_with_no_redis_a_report_that_fails_says_so_and_is_logged(app, world, as_, tmp_path, caplog):
+    app.config['JOBS_INLINE'] = False
+    not_a_folder = tmp_path / 'not-a-folder'
+    not_a_folder.write_text('')
+    app.config['REPORTS_DIR'] = str(not_a_folder)
+    client = as_('teacher')
+    job_id = print_report(client, world.unit)
+    assert 'The report could not be produced.' in follow(client, job_id)
+    with db.connection_context():
+        assert 'Error' in Job.get_by_id(job_id).error
+    assert f'job {job_id} failed in-process' in caplog.text
+
+
+def age(path, days):
+    then = time.time() - days * 86400
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+@pytest.mark.db
+def test_old_report_files_are_deleted_and_their_page_offers_to_print_again(app, world, as_, tmp_path):
+    import datetime
+    from jobs.reports import clean_reports_command
+    with db.connection_context():
+        factories.complete(world.entries, world.admin, 'PMD')
+    client = as_('teacher')
+    old = print_report(client, world.unit)
+    change_an_outcome(world, 'A')
+    recent = print_report(client, world.unit)
+    with db.connection_context():
+        old_path, recent_path = Job.get_by_id(old).result_path, Job.get_by_id(recent).result_path
+        Job.update(finished_at=datetime.datetime.utcnow() - datetime.timedelta(days=2)).where(Job.id == old).execute()
+    age(old_path, 2)
+    reports_dir = os.path.dirname(old_path)
+    outside = tmp_path / 'elsewhere'
+    outside.mkdir()
+    kept = outside / 'candidate-report-999.pdf'
+    kept.write_bytes(b'%PDF-1.4 not ours to delete')
+    age(kept, 30)
+    os.symlink(kept, os.path.join(reports_dir, 'candidate-report-999.pdf'))
+    age(os.path.join(reports_dir, 'candidate-report-999.pdf'), 30)
+    notes = os.path.join(reports_dir, 'notes.txt')
+    open(notes, 'w').close()
+    age(notes, 30)
+    result = app.test_cli_runner().invoke(clean_reports_command)
+    assert result.exit_code == 0 and 'old report files deleted: 1' in result.output, result.output
+    assert not os.path.exists(old_path) and os.path.exists(recent_path)
+    assert kept.exists() and os.path.islink(os.path.join(reports_dir, 'candidate-report-999.pdf'))
+    assert os.path.exists(notes)
+    page = client.get(f'/internal-assessment/reports/jobs/{old}', headers=POLL)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 286 and 'This report has expired: reports are kept for 24 hours.' in html
+    assert 'PRINT THIS REPORT' in html and 'DOWNLOAD THE PDF' not in html
+    assert client.get(f'/internal-assessment/reports/jobs/{old}/file').status_code == 404
+    assert 'DOWNLOAD THE PDF' in client.get(f'/internal-assessment/reports/jobs/{recent}').get_data(as_text=True)
+
+
+def test_the_worker_deletes_old_report_files_on_its_own(queued_app):
+    import datetime
+    application, world, config = queued_app
+    os.makedirs(config['REPORTS_DIR'])
+    path = os.path.join(config['REPORTS_DIR'], 'candidate-report-1.pdf')
+    with open(path, 'wb') as out:
+        out.write(b'%PDF-1.4 an old report')
+    age(path, 2)
+    long_ago = datetime.datetime.utcnow() - datetime.timedelta(days=2)
+    with db.connection_context():
+        job = Job.create(kind='candidate_report', centre=world.centre.id, account=world.teacher.id,
+                         status='finished', args=f'{{"unit": {world.unit.id}}}', result_path=path,
+                         created_at=long_ago, finished_at=long_ago)
+    worker = start_worker(config)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and os.path.exists(path):
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode(errors='replace')
+    assert not os.path.exists(path), output[-2000:]
+    client = application.test_client()
+    client.get(client.login(world.teacher.username).location)
+    assert 'This report has expired' in client.get(f'/internal-assessment/reports/jobs/{job.id}').get_data(as_text=True)

@@ -2,6 +2,7 @@
 moderation sample and the PDF report; and the same core path without JavaScript."""
 import re
 import subprocess
+import time
 
 from playwright.sync_api import expect
 
@@ -58,7 +59,14 @@ def print_report(page, portal, unit_id, snap):
     snap(page, 'report')
     page.get_by_role('button', name='PRINT THIS REPORT').click()
     page.wait_for_url(re.compile(r'/internal-assessment/reports/jobs/\d+$'), timeout=PDF_TIMEOUT_MS)
-    expect(page.get_by_role('link', name='DOWNLOAD THE PDF')).to_be_visible(timeout=PDF_TIMEOUT_MS)
+    ready = page.get_by_role('link', name='DOWNLOAD THE PDF')
+    refresh = page.get_by_role('link', name='Refresh to check')  # the page polls only with JavaScript
+    deadline = time.time() + PDF_TIMEOUT_MS / 1000
+    while not ready.is_visible() and time.time() < deadline:
+        if refresh.is_visible():
+            refresh.click()
+        page.wait_for_timeout(500)
+    expect(ready).to_be_visible(timeout=PDF_TIMEOUT_MS)
     expect(page.locator('.job')).to_contain_text('Your report is ready.')
     snap(page, 'report-job')
 
