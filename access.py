@@ -226,8 +226,11 @@ def acting_ids():
 
 # --- While helpline staff act for a centre (IMP-1..3) -------------------------
 
-# Always allowed while acting: the controls of the impersonation itself.
-IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language'}
+# Always allowed while acting: the controls of the impersonation itself, and
+# printing a report (it changes nothing of the centre's; it counts against
+# the staff member's own report limit).
+IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language',
+                          'reports.print_report'}
 # Never, even with changes on: accounts, passwords, e-mail addresses, grants, the second factor.
 NEVER_WHILE_ACTING = ('account_admin.', 'centre_profile.', 'auth.')
 WRITTEN_REQUEST_TO_SUBMIT = 'asked_in_writing'

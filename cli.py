@@ -28,6 +28,9 @@ def init_app(app):
                    f'from an authenticator app with the key {demo_world.DEMO_TOTP_SECRET}, or from: '
                    f'.venv/bin/python -c "import pyotp; print(pyotp.TOTP(\'{demo_world.DEMO_TOTP_SECRET}\').now())"')
 
+    from jobs import reports
+    app.cli.add_command(reports.clean_reports_command)
+
     @app.cli.command('sweep-jobs')
     def sweep_jobs():
         """Enqueue jobs recorded while Redis was unavailable."""

@@ -50,9 +50,9 @@ def print_report(unit_id):
         job = reports.same_report(sheet.centre.id, language, args)
         if job is not None:
             return redirect(url_for('.job', job_id=job.id), 303)
-        minutes, recent = reports.wait_before_another(current_user.id)
+        minutes, recent = reports.wait_before_another(access.real_account().id)
         if not minutes:
-            job = jobs.record('candidate_report', centre=sheet.centre.id, account=current_user.id,
+            job = jobs.record('candidate_report', centre=sheet.centre.id, account=access.real_account().id,
                               language=language, **args)
     if job is None:
         latest = next((j for j in recent if j.arguments.get('unit') == sheet.unit.id), None)
