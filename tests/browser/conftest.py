@@ -57,6 +57,37 @@ class Portal:
         if snap:
             snap(page, f'home-{username}')
 
+    @staticmethod
+    def second_factor_code(username):
+        """The code a demo staff or moderator account's authenticator app shows
+        now, usable again: its last accepted step is set back first (a code is
+        accepted once, and tests ask for several within one 30-second step)."""
+        import pyotp
+
+        import demo
+        from models import Account, db
+        with db.connection_context():
+            Account.update(totp_last_step=0).where(Account.username == username.upper()).execute()
+        return pyotp.TOTP(demo.DEMO_TOTP_SECRET).now()
+
+    def sign_in_with_code(self, page, username, snap=None, expect_path='/'):
+        """Sign in a demo staff or moderator account: the password, then the
+        code from the authenticator app."""
+        page.goto(self.url + '/login')
+        page.fill('#username', username)
+        page.fill('#password', PASSWORD)
+        page.get_by_role('button', name='LOGIN').click()
+        page.wait_for_url(self.url + '/login/code')
+        expect(page.get_by_role('heading', name='Enter the code from your authenticator app')).to_be_visible()
+        if snap:
+            snap(page, f'code-{username}')
+        page.fill('#code', self.second_factor_code(username))
+        page.get_by_role('button', name='SIGN IN').click()
+        page.wait_for_url(re.compile(re.escape(self.url) + re.escape(expect_path) + '$'))
+        expect(page.locator('.account')).to_contain_text(f'Signed in as {username.upper()}')
+        if snap:
+            snap(page, f'home-{username}')
+
     def open_overview(self, page, snap=None):
         page.get_by_role('navigation', name='Main menu').get_by_role(
             'link', name='INTERNAL ASSESSMENT').click()
