@@ -236,7 +236,7 @@ def amend_outcome(req, value, score, reason, staff, tell=None):
     stays submitted and its sample is not touched. Returns (before, what
     `tell` returned), or (None, None) if the request was decided already.
     Raises DomainError: 'not_submitted_unit', 'unknown_entry', 'same_outcome'."""
-    entry_id = req.info['entry']
+    entry_id = req.info.get('entry')
     with writing():
         lock_marksheet(req.centre_id, req.unit_id)
         if not settle(req, 'confirmed', staff, reason):

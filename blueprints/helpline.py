@@ -25,7 +25,7 @@ NOTE_MAX = rq.NOTE_MAX
 KIND_LABELS = {
     'eo_change': _l('Change of Exams Officer'),
     'outcome_amendment': _l('Outcome amendment'),
-    'file_deletion': _l('File deletion (whole cohort uploaded against the wrong unit)'),
+    'file_deletion': _l('File deletion (cohort uploaded against the wrong unit)'),
     'e_submission_opt_out': _l('Opt-out from e-submission'),
 }
 AGE_LABELS = {'over_target': _l('Over its target'), 'over_day': _l('Older than a day'),

@@ -125,7 +125,7 @@ def test_every_kind_is_in_one_list_furthest_past_its_target_first(board, as_):
     assert order_of(html, [eo, deletion, amendment, opt_out]) == [amendment.id, opt_out.id, eo.id, deletion.id]
     assert f'/helpline/requests/{decided.id}"' not in html  # the list opens on what waits
     for words in ('Change of Exams Officer', 'Outcome amendment', 'Opt-out from e-submission',
-                  'File deletion (whole cohort uploaded against the wrong unit)',
+                  'File deletion (cohort uploaded against the wrong unit)',
                   '130 hours', 'Over the 120-hour target', '50 hours', 'Over the 48-hour target', '60 hours',
                   '4 requests', 'Reference R1 of 02/06/2017', '9611/L3, candidate 3001: Pass → Merit'):
         assert words in html, words
@@ -523,3 +523,35 @@ def test_a_change_of_exams_officer_is_in_the_same_queue_with_its_history(board, 
     assert 'HELPDESK1' in page(staff, '/helpline/requests?status=rejected')
     (mail,) = mails_to('officer@castle.sch.uk')
     assert 'Not signed' in mail.body
+
+
+def test_the_list_reads_a_page_in_the_same_queries_however_many_requests(board, as_, monkeypatch):
+    staff = as_('staff')
+    seen = []
+    execute = db.obj.execute_sql
+
+    def counting(sql, *args, **kwargs):
+        seen.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    def queries_for_the_list():
+        seen.clear()
+        monkeypatch.setattr(db.obj, 'execute_sql', counting)
+        try:
+            assert staff.get('/helpline/requests?status=all').status_code == 200
+        finally:
+            monkeypatch.setattr(db.obj, 'execute_sql', execute)
+        return len(seen)
+
+    make_request(board, 'file_deletion', 1, unit=board.other_unit, reason='r')
+    few = queries_for_the_list()
+    assert few > 0
+    for n in range(8):
+        make_request(board, 'outcome_amendment', n, unit=board.unit, entry=board.entries[n].id, candidate='3001',
+                     candidate_name='X', requested='M', current='P', reference='R', letter_date='2017-06-01')
+        make_request(board, 'eo_change', n, route='portal', new_name='N', new_email='n@x.org')
+        make_request(board, 'e_submission_opt_out', n, unit=board.other_unit, reason='r',
+                     status='rejected')
+    with db.connection_context():
+        Request.update(assigned_to=board.helper.id).execute()
+    assert queries_for_the_list() == few
