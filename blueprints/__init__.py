@@ -136,6 +136,39 @@ AUDIT_WORDS = {
 }
 
 
+def target_names(rows):
+    """{target: words} for a page of audit rows: a candidate, an account or a
+    unit by its name, not its id (three queries, whatever the page)."""
+    from models import Account, Candidate, Entry, Unit
+    wanted = {}
+    for row in rows:
+        kind, _, key = (row.target or '').partition(':')
+        if key.isascii() and key.isdigit():
+            wanted.setdefault(kind, set()).add(int(key))
+    names = {}
+    if wanted.get('entry'):
+        for entry in (Entry.select(Entry.id, Candidate, Unit.code).join(Candidate).switch(Entry).join(Unit)
+                      .where(Entry.id.in_(list(wanted['entry'])))):
+            names[f'entry:{entry.id}'] = (f'{entry.candidate.number} {entry.candidate.display_name} '
+                                          f'({entry.unit.code})')
+    if wanted.get('account'):
+        for account in Account.select(Account.id, Account.username).where(Account.id.in_(list(wanted['account']))):
+            names[f'account:{account.id}'] = account.username
+    if wanted.get('unit'):
+        for unit in Unit.select(Unit.id, Unit.code).where(Unit.id.in_(list(wanted['unit']))):
+            names[f'unit:{unit.id}'] = unit.code
+    return names
+
+
+def audit_value(value):
+    """A before or after of an audit row in words: outcome codes as words."""
+    if value is None:
+        return '–'
+    if isinstance(value, str):
+        return outcome_label(value)
+    return value
+
+
 def audit_label(action):
     """What an audit row's action means, in the page's language."""
     return str(AUDIT_WORDS.get(action, action))
@@ -146,7 +179,7 @@ def init_app(app):
     from models import ABSENT, GRADE_WORDS
     app.jinja_env.globals.update(
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
-        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label,
+        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_value=audit_value,
         reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 import jobs
 from access import acting_ids, roles_required
-from blueprints import clean, email_problem, name_problem, page_number, public_url, render
+from blueprints import clean, email_problem, name_problem, page_number, public_url, render, target_names
 from jobs import emails
 from models import AuditLog, Centre, Request, RequestEvent, writing
 
@@ -135,4 +135,5 @@ def helpline_history():
     rows = list(AuditLog.of_centre(current_user.centre_id, helpline_only=True)
                 .paginate(page, HISTORY_PAGE + 1))
     return render('centre_profile/helpline_history.html', rows=rows[:HISTORY_PAGE], page_no=page,
+                  names=target_names(rows[:HISTORY_PAGE]),
                   more=len(rows) > HISTORY_PAGE)

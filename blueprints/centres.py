@@ -8,7 +8,7 @@ from peewee import JOIN, fn
 
 import impersonation
 from access import roles_required
-from blueprints import page_number, render
+from blueprints import page_number, render, target_names
 from models import (Account, AuditLog, Centre, Entry, Marksheet, Request, SampleMember, Series,
                     Submission, Unit)
 
@@ -91,4 +91,5 @@ def centre(centre_id):
     filters = audit_filters(request.args, accounts, units)
     rows, more = audit_rows(found, filters)
     return render('centres/centre.html', centre=found, accounts=accounts, units=units, requests=requests,
-                  rows=rows, more=more, filters=filters, may_act_as=impersonation.may_act_as)
+                  rows=rows, names=target_names(rows), more=more, filters=filters,
+                  may_act_as=impersonation.may_act_as)

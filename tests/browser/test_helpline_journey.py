@@ -322,6 +322,9 @@ def test_helpline_acts_for_a_centre(portal, page, new_context, snap):
         'The helpline switched to making changes', 'The helpline started acting for the centre'])
     expect(rows.nth(5).locator('td:nth-child(4)')).to_contain_text(f'Why: {REASON} (ticket {TICKET})')
     expect(rows.nth(4).locator('td:nth-child(4)')).to_contain_text(f'Why: {CHANGES_REASON}')
-    expect(rows.nth(3).locator('td:nth-child(4)')).to_contain_text(f'entry:{entry_id}')
+    from models import Candidate, Entry
+    candidate = in_db(lambda: Candidate.select().join(Entry).where(Entry.id == entry_id).get())
+    expect(rows.nth(3).locator('td:nth-child(4)')).to_contain_text(
+        f'{candidate.number} {candidate.display_name} (9614/L3): – → Pass')  # names and words, not ids
     snap(officer, 'officer-helpline-history')
     assert dialogs == []
