@@ -29,6 +29,7 @@ MAX_DELAY = 15 * 60
 CEILING = 30              # failures of one account from anywhere before the extra step
 CEILING_WINDOW = 24 * 3600
 CODES_PER_HOUR = 10       # e-mailed codes one account may be sent
+RESETS_PER_ADDRESS = 50   # reset requests recorded from one address in WINDOW
 
 KNOWN_COOKIE = 'portal_known'
 KNOWN_MAX_ACCOUNTS = 20
@@ -113,6 +114,15 @@ class Throttle:
     def needs_extra_step(self, username):
         """Too many failures for the account, from anywhere, of late."""
         return self.count(f'account:{name_key(username)}', CEILING_WINDOW)[0] >= CEILING
+
+    def may_ask_for_reset(self, address):
+        """A flood of reset requests from one address records nothing more
+        (same answer): far above what a school's shared address asks for."""
+        key = f'resets:{address}'
+        if self.count(key, WINDOW)[0] >= RESETS_PER_ADDRESS:
+            return False
+        self.add(key, WINDOW)
+        return True
 
     def may_send_code(self, username):
         """Codes e-mailed to one account are few, so guessing them is hopeless."""

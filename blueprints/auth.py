@@ -252,10 +252,11 @@ def forgotten_password():
         username = request.form.get('username', '').strip()[:40]
         staff = current_user._get_current_object() if (
             current_user.is_authenticated and current_user.kind == 'staff') else None
-        with writing():
-            job = credentials.request_reset(username, public_url('auth.reset'), staff)
-            AuditLog.record(staff, 'auth.reset_requested', typed_username(username))
-        jobs.enqueue(job)
+        if current_app.extensions['throttle'].may_ask_for_reset(client_address()):
+            with writing():
+                job = credentials.request_reset(username, public_url('auth.reset'), staff)
+                AuditLog.record(staff, 'auth.reset_requested', typed_username(username))
+            jobs.enqueue(job)
         flash(_('If that account exists and has an e-mail address, a link to reset its password '
                 'has been sent to it. The link works once, for one hour.'))
         return redirect(url_for('auth.login'), 303)

@@ -805,3 +805,23 @@ def test_attack_script_against_a_real_server_points_1_2_and_5(app, world, served
         breaches.append(f'point 5: the forged save was applied at sign-in ({outcome_of(target)})')
 
     assert not breaches, breaches
+
+
+def test_rel_a_flood_of_reset_requests_from_one_address_stops_writing_rows(app, world):
+    """The scanner's finding: anonymous reset requests wrote a job and an
+    audit row each, without limit. Past 50 from one address in 15 minutes
+    the answer is the same and nothing more is written."""
+    import throttle
+    from models import Job
+    client = app.test_client()
+    client.get('/forgotten-password')
+    for n in range(throttle.RESETS_PER_ADDRESS + 10):
+        assert client.post('/forgotten-password', data={'username': f'NOBODY{n}'}).status_code == 303
+    with db.connection_context():
+        assert Job.select().where(Job.kind == 'password_reset').count() == throttle.RESETS_PER_ADDRESS
+    other = app.test_client()
+    other.environ_base['REMOTE_ADDR'] = '10.9.9.9'
+    other.get('/forgotten-password')
+    other.post('/forgotten-password', data={'username': 'SOMEONE'})
+    with db.connection_context():
+        assert Job.select().where(Job.kind == 'password_reset').count() == throttle.RESETS_PER_ADDRESS + 1
