@@ -133,7 +133,42 @@ AUDIT_WORDS = {
     'impersonation.stop': _l('The helpline stopped acting for the centre'),
     'impersonation.end': _l('The helpline\'s time acting for the centre ended'),
     'impersonation.submit_asked_in_writing': _l('The helpline submitted at the centre\'s written request'),
+    'request.take': _l('Request taken by a member of the helpline'),
+    'outcome.amend': _l('Outcome amended by the board'),
+    'outcome_amendment.request': _l('Outcome amendment asked for'),
+    'outcome_amendment.reject': _l('Outcome amendment refused'),
+    'file_deletion.request': _l('File deletion asked for'),
+    'file_deletion.confirm': _l('File deletion accepted'),
+    'file_deletion.reject': _l('File deletion refused'),
+    'e_submission_opt_out.request': _l('Opt-out from e-submission asked for'),
+    'e_submission_opt_out.confirm': _l('Opt-out from e-submission accepted'),
+    'e_submission_opt_out.reject': _l('Opt-out from e-submission refused'),
 }
+
+
+def audit_details(row):
+    """An audit row's before and after in words: what changed, why, the
+    ticket or note; outcome codes as words."""
+    before, after = row.details
+    said = []
+    if isinstance(after, dict) and 'value' in after:
+        said.append(f'{audit_value(before)} → {audit_value(after["value"])}')
+    elif isinstance(before, dict) or isinstance(after, dict):
+        before, after = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
+        for key in sorted(set(before) | set(after) - {'reason', 'ticket', 'note', 'until', 'value'}):
+            if before.get(key) != after.get(key):
+                said.append(f'{key}: {audit_value(before.get(key))} → {audit_value(after.get(key))}')
+    elif before is not None or after is not None:
+        said.append(f'{audit_value(before)} → {audit_value(after)}')
+    if isinstance(after, dict):
+        if after.get('reason'):
+            why = _('Why: %(reason)s', reason=after['reason'])
+            if after.get('ticket'):
+                why += ' (' + _('ticket %(ticket)s', ticket=after['ticket']) + ')'
+            said.append(why)
+        if after.get('note'):
+            said.append(_('Note: %(note)s', note=after['note']))
+    return said
 
 
 def target_names(rows):
@@ -179,7 +214,7 @@ def init_app(app):
     from models import ABSENT, GRADE_WORDS
     app.jinja_env.globals.update(
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
-        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_value=audit_value,
+        current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_details=audit_details,
         reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 

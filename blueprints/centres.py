@@ -9,6 +9,7 @@ from peewee import JOIN, fn
 import impersonation
 from access import roles_required
 from blueprints import page_number, render, target_names
+from blueprints.helpline import KIND_LABELS, STATUS_LABELS
 from models import (Account, AuditLog, Centre, Entry, Marksheet, Request, SampleMember, Series,
                     Submission, Unit)
 
@@ -92,4 +93,5 @@ def centre(centre_id):
     rows, more = audit_rows(found, filters)
     return render('centres/centre.html', centre=found, accounts=accounts, units=units, requests=requests,
                   rows=rows, names=target_names(rows), more=more, filters=filters,
+                  request_kinds=KIND_LABELS, request_statuses=STATUS_LABELS,
                   may_act_as=impersonation.may_act_as)

@@ -28,6 +28,7 @@ KIND_LABELS = {
     'file_deletion': _l('File deletion (cohort uploaded against the wrong unit)'),
     'e_submission_opt_out': _l('Opt-out from e-submission'),
 }
+STATUS_LABELS = {'pending': _l('Pending'), 'confirmed': _l('Confirmed'), 'rejected': _l('Rejected')}
 AGE_LABELS = {'over_target': _l('Over its target'), 'over_day': _l('Older than a day'),
               'over_week': _l('Older than a week')}
 REFUSALS = {

@@ -308,7 +308,7 @@ def test_imp3_the_centre_sees_what_the_helpline_did_with_both_names(app, world, 
                   'Why: The exams officer asked us to check a grade', 'ticket T-123',
                   'The helpline switched to making changes', 'Why: Teacher on the phone asked for Pass',
                   'Outcome changed', 'The helpline stopped acting for the centre',
-                  f'{world.candidates[0].number} {world.candidates[0].display_name} (9611/L3): – → Pass'):
+                  f'{world.candidates[0].number} {world.candidates[0].display_name} (9611/L3)<br>– → Pass'):
         assert words in history, words
     other = as_('other_admin').get('/centre/helpline-history').get_data(as_text=True)
     assert 'HELPDESK1' not in other  # another centre sees none of it

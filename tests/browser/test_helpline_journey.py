@@ -325,6 +325,6 @@ def test_helpline_acts_for_a_centre(portal, page, new_context, snap):
     from models import Candidate, Entry
     candidate = in_db(lambda: Candidate.select().join(Entry).where(Entry.id == entry_id).get())
     expect(rows.nth(3).locator('td:nth-child(4)')).to_contain_text(
-        f'{candidate.number} {candidate.display_name} (9614/L3): – → Pass')  # names and words, not ids
+        f'{candidate.number} {candidate.display_name} (9614/L3)– → Pass')  # names and words, not ids
     snap(officer, 'officer-helpline-history')
     assert dialogs == []
