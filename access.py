@@ -245,8 +245,9 @@ def guard_impersonation():
         why, state, staff = ended
         AuditLog.record(staff, 'impersonation.end', f'account:{state.get("target")}', after={'why': why},
                         centre=state.get('centre'), acting_for=state.get('target'))
-        flash(_('You are no longer acting as %(username)s: the 30 minutes are up or access was withdrawn.',
-                username=state.get('username', '')), 'error')
+        flash(_('You are no longer acting as %(username)s: the %(minutes)s minutes are up or access was '
+                'withdrawn.', username=state.get('username', ''),
+                minutes=int(impersonation.LIMIT.total_seconds() // 60)), 'error')
     state = getattr(current_user, 'acting', None)
     if not state or request.method != 'POST' or request.endpoint in IMPERSONATION_CONTROLS:
         return None
