@@ -365,28 +365,26 @@ def reject(request_id):
     req = request_or_404(request_id)
     if req.kind == 'eo_change':
         return reject_eo_change(req)
-    note = note_from(request.form)
     template = 'outcome_amendment_rejected' if req.kind == 'outcome_amendment' else f'{req.kind}_decided'
-    decided, job = rq.decide(req, 'rejected', staff_member(), note, tell=lambda r: tell_centre(
-        r, f'request-{r.id}-rejected', template, accepted=False, note=note))
-    if not decided:
-        already_settled()
-    else:
-        flash(_('Rejected: nothing has changed.'))
-        said_by_email(job)
-    return redirect(url_for('.request_detail', request_id=req.id), 303)
+    return decide(req, 'rejected', template, _('Rejected: nothing has changed.'))
 
 
 def accept(req):
     """A file deletion or an opt-out accepted: the decision is recorded (no
     files are held yet) and the centre told."""
-    note = note_from(request.form)
-    decided, job = rq.decide(req, 'confirmed', staff_member(), note, tell=lambda r: tell_centre(
-        r, f'request-{r.id}-accepted', f'{r.kind}_decided', accepted=True, note=note))
+    return decide(req, 'confirmed', f'{req.kind}_decided', _('Accepted: the decision is recorded.'))
+
+
+def decide(req, status, template, done):
+    """Settle a request once (two tabs make one decision), e-mail the centre
+    with `template`, and say `done`."""
+    note, accepted = note_from(request.form), status == 'confirmed'
+    decided, job = rq.decide(req, status, staff_member(), note, tell=lambda r: tell_centre(
+        r, f'request-{r.id}-{"accepted" if accepted else "rejected"}', template, accepted=accepted, note=note))
     if not decided:
         already_settled()
     else:
-        flash(_('Accepted: the decision is recorded.'))
+        flash(done)
         said_by_email(job)
     return redirect(url_for('.request_detail', request_id=req.id), 303)
 

@@ -11,3 +11,21 @@ def missing_row_ids(page):
     """Ids of the rows still without an outcome."""
     return [int(i.removeprefix('entry-')) for i in page.eval_on_selector_all(
         'table.marksheet tbody tr.missing', 'els => els.map(e => e.id)')]
+
+
+def in_db(read):
+    """`read()` on a connection of the test's own (the server has its own)."""
+    from models import db
+    with db.connection_context():
+        return read()
+
+
+def outcome_of(entry_id):
+    """(value, username it is entered under), or None."""
+    from models import Account, Outcome
+
+    def read():
+        row = (Outcome.select(Outcome, Account).join(Account)
+               .where(Outcome.entry == entry_id).get_or_none())
+        return (row.value, row.entered_by.username) if row else None
+    return in_db(read)

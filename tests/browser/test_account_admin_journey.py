@@ -10,19 +10,13 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.pages import missing_row_ids
+from tests.browser.pages import in_db, missing_row_ids, outcome_of
 
 TEACHER_PASSWORD = 'Abc2024secret'
 LEVEL_3 = 'Coursework Marks (LEVEL 3 APPLIED):'
 PATHWAYS = 'Coursework Marks (ENTRY PATHWAYS):'
 OTHER_UNITS = ('9613/L3', '9614/L3', '9615/L3', '6051/E1', '6052/E1', 'C700U3')
 
-
-def in_db(read):
-    """`read()` on a connection of the test's own (the server has its own)."""
-    from models import db
-    with db.connection_context():
-        return read()
 
 
 def grants_of(username):
@@ -38,16 +32,6 @@ def grants_of(username):
         return facilities, units
     return in_db(read)
 
-
-def outcome_of(entry_id):
-    """(value, username of who entered it), or None."""
-    from models import Account, Outcome
-
-    def read():
-        row = (Outcome.select(Outcome, Account).join(Account)
-               .where(Outcome.entry == entry_id).get_or_none())
-        return (row.value, row.entered_by.username) if row else None
-    return in_db(read)
 
 
 def open_account_admin(portal, page, snap, step):

@@ -10,7 +10,7 @@ import warnings
 
 from playwright.sync_api import expect
 
-from tests.browser.pages import missing_row_ids
+from tests.browser.pages import in_db, missing_row_ids, outcome_of
 
 UNIT = '9614/L3'
 REASON = 'The exams officer phoned: 9614/L3 will not save for their teacher'
@@ -21,22 +21,6 @@ BANNER_CHANGES_ON = re.compile(r'^HELPDESK1 is acting as 68999JBR: changes on: e
 ACTING = 'HELPDESK1 (helpline) acting as 68999JBR'
 
 
-def in_db(read):
-    """`read()` on a connection of the test's own (the server has its own)."""
-    from models import db
-    with db.connection_context():
-        return read()
-
-
-def outcome_of(entry_id):
-    """(value, username it is entered under), or None."""
-    from models import Account, Outcome
-
-    def read():
-        row = (Outcome.select(Outcome, Account).join(Account)
-               .where(Outcome.entry == entry_id).get_or_none())
-        return (row.value, row.entered_by.username) if row else None
-    return in_db(read)
 
 
 def audit_actions(*actions):
