@@ -33,10 +33,14 @@ DEFAULTS = dict(
     PUBLIC_URL='http://127.0.0.1:5000',  # links in e-mails
     JOB_STALE_SECONDS=300,           # a started job silent this long is run again
     PROXY_HOPS=0,                    # proxies in front that set X-Forwarded-*; 0 trusts none
+    UPLOADS_DIR=None,                # default instance/uploads: parts being received
+    FILES_DIR=None,                  # default instance/files: candidates' work, under stored names
+    UPLOAD_MAX_BYTES=10 * 1024 ** 3,  # one file; video can be large
+    CLAMD_ADDRESS=None,              # host:port of clamd; none: files are "available, not scanned"
 )
 FROM_ENVIRONMENT = ('DATABASE_URL', 'REDIS_URL', 'DEMO_PASSWORD', 'SECRET_KEY', 'MAIL_SERVER',
                     'MAIL_USERNAME', 'MAIL_PASSWORD', 'PUBLIC_URL', 'PROXY_HOPS',
-                    'SESSION_COOKIE_SECURE')
+                    'SESSION_COOKIE_SECURE', 'CLAMD_ADDRESS')
 DEVELOPMENT = 'PORTAL_ENV'           # `make run` sets PORTAL_ENV=development
 MIN_SECRET_LENGTH = 32
 OLD_DEVELOPMENT_KEY = 'dev-only-secret-change-me'  # the fixed fallback of earlier versions
@@ -60,6 +64,9 @@ def load(app, test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     app.config['REPORTS_DIR'] = app.config['REPORTS_DIR'] or os.path.join(app.instance_path, 'reports')
     app.config['MAIL_FOLDER'] = app.config['MAIL_FOLDER'] or os.path.join(app.instance_path, 'mail')
+    app.config['UPLOADS_DIR'] = app.config['UPLOADS_DIR'] or os.path.join(app.instance_path, 'uploads')
+    app.config['FILES_DIR'] = app.config['FILES_DIR'] or os.path.join(app.instance_path, 'files')
+    app.config['UPLOAD_MAX_BYTES'] = int(app.config['UPLOAD_MAX_BYTES'])
     app.config['PROXY_HOPS'] = int(app.config['PROXY_HOPS'] or 0)
     use_secure_cookies(app)
     check_secret_key(app)

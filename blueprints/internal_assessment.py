@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 import access
 import jobs
+import uploads
 from access import acting_ids, internal_assessment_required, marksheet_for
 from blueprints import message_for, outcome_label, page_number, public_url, render, report_dropped
 from extensions import htmx
@@ -57,9 +58,13 @@ def marksheet_page(sheet, options, errors=None, typed=None, status=200):
                                 options['page'], per_page)
     done, total = sheet.counts()
     pages = 1 if not per_page else max(1, -(-matching // per_page))
+    submission = sheet.submission()
+    sampled = files = None
+    if submission and sheet.unit.e_submission:  # IAMIS upload, below the marksheet (SPEC 3.6)
+        sampled, files = sheet.sampled_entries(), uploads.files_of(sheet)
     return render('internal_assessment/marksheet.html', sheet=sheet, unit=sheet.unit,
                   rows=rows, matching=matching, done=done, total=total, pages=pages,
-                  submission=sheet.submission(), options=options,
+                  submission=submission, options=options, sampled=sampled, files=files,
                   errors=errors or {}, typed_values=typed or {}, status=status)
 
 

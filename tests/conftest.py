@@ -120,7 +120,8 @@ def app(tmp_path, postgres_server):
     else:
         url = f'sqlite:///{tmp_path}/portal.db'
     application = create_app({'TESTING': True, 'DATABASE_URL': url, 'SECRET_KEY': TEST_SECRET,
-                              'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail')})
+                              'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail'),
+                              'UPLOADS_DIR': str(tmp_path / 'uploads'), 'FILES_DIR': str(tmp_path / 'files')})
     application.test_client_class = PortalClient
     storage.migrate()
     yield application

@@ -1,0 +1,242 @@
+"""IAMIS upload (SPEC 3.6; issue 8 points 1-2; QUALITY UP-1, UP-2): tus 1.0
+against tuspy as an independent client on a real server, the plain form
+without JavaScript, ownership, checks, download and delete."""
+import base64
+import datetime
+import hashlib
+import io
+import os
+import re
+import threading
+
+import pytest
+import requests
+from tusclient import client as tus_client
+from tusclient.uploader import uploader as tus_uploader
+from werkzeug.serving import make_server
+
+import uploads
+from models import CandidateFile, Marksheet, SampleMember, Unit, db
+from tests import factories
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def submitted(app, world):
+    """World's unit needs e-submission, every outcome is in, and it is submitted."""
+    world.unit.deadline = datetime.date.today() + datetime.timedelta(days=7)
+    with db.connection_context():
+        Unit.update(e_submission=True, deadline=world.unit.deadline).where(
+            Unit.id.in_([world.unit.id, world.other_unit.id])).execute()
+        factories.complete(world.entries, world.admin)
+        sheet = Marksheet(world.centre, Unit.get_by_id(world.unit.id))
+        sheet.submit(world.admin)
+        sampled = [m.entry_id for m in SampleMember.select().join(
+            SampleMember.entry.rel_model).where(SampleMember.entry.in_([e.id for e in world.entries]))]
+    world.sampled = sorted(sampled)
+    world.unsampled = sorted(set(e.id for e in world.entries) - set(sampled))
+    return world
+
+
+@pytest.fixture
+def live(app):
+    """The app on a real HTTP server (tuspy speaks HTTP), stopped after."""
+    server = make_server('127.0.0.1', free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_port}'
+    server.shutdown()
+
+
+def signed_in(base, username):
+    """A requests session signed in, and its CSRF token."""
+    http = requests.Session()
+    page = http.get(base + '/login').text
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    http.post(base + '/login', data={'username': username, 'password': factories.PASSWORD, 'csrf_token': token})
+    page = http.get(base + '/internal-assessment/').text
+    return http, re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+class Sha256Uploader(tus_uploader.Uploader):
+    """tuspy sends sha1 checksums; the board asks for sha256."""
+    CHECKSUM_ALGORITHM_PAIR = ('sha256', hashlib.sha256)
+
+
+def tus_for(base, http, token):
+    cookie = '; '.join(f'{c.name}={c.value}' for c in http.cookies)
+    return tus_client.TusClient(base + '/internal-assessment/uploads',
+                                headers={'Cookie': cookie, 'X-CSRFToken': token})
+
+
+def leftovers(app):
+    """Part files left in the uploads folder."""
+    folder = app.config['UPLOADS_DIR']
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def files(**where):
+    with db.connection_context():
+        return list(CandidateFile.select().filter(**where).order_by(CandidateFile.id))
+
+
+def test_up1_a_tus_upload_in_pieces_arrives_whole_and_is_checked(app, submitted, live, tmp_path):
+    http, token = signed_in(live, '68999JBR')
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    uploader = Sha256Uploader(
+        client=tus_for(live, http, token), file_stream=io.BytesIO(data), chunk_size=1024 * 1024, upload_checksum=True,
+        metadata={'unit': str(submitted.unit.id), 'entry': str(submitted.sampled[0]),
+                  'filename': '../../etc/passwd <script>.MP4'})
+    uploader.upload()
+    (upload,) = files()
+    assert upload.state == 'available' and not upload.scanned  # no scanner: "available, not scanned"
+    assert upload.sha256 == hashlib.sha256(data).hexdigest() and upload.length == len(data)
+    assert re.fullmatch(r'68999_\d{4}_001\.mp4', upload.stored_name)  # the board's rule, whatever the name
+    assert upload.original_name == 'passwd <script>.MP4'
+    stored = os.path.join(app.config['FILES_DIR'], upload.stored_name)
+    assert open(stored, 'rb').read() == data
+    assert not leftovers(app)  # no part left behind
+    page = http.get(f'{live}/internal-assessment/{submitted.unit.id}?show=samples').text
+    assert 'passwd &lt;script&gt;.MP4' in page and 'available, not scanned' in page
+
+
+def test_up1_an_interrupted_upload_resumes_from_the_last_byte_the_server_holds(app, submitted, live):
+    http, token = signed_in(live, '68999JBR')
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    headers = {'X-CSRFToken': token, 'Tus-Resumable': '1.0.0'}
+    meta = ','.join(f'{k} {base64.b64encode(v.encode()).decode()}' for k, v in
+                    {'unit': str(submitted.unit.id), 'entry': str(submitted.sampled[0]), 'filename': 'talk.wav'}.items())
+    created = http.post(f'{live}/internal-assessment/uploads', headers={
+        **headers, 'Upload-Length': str(len(data)), 'Upload-Metadata': meta})
+    assert created.status_code == 201
+    url = live + created.headers['Location']
+    first = http.patch(url, data=data[:1000000], headers={
+        **headers, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0'})
+    assert first.status_code == 204 and first.headers['Upload-Offset'] == '1000000'
+    # the laptop closed: a new client asks where it stands and carries on (tuspy, resuming by URL)
+    assert http.head(url, headers=headers).headers['Upload-Offset'] == '1000000'
+    stale = http.patch(url, data=data[:10], headers={
+        **headers, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0'})
+    assert stale.status_code == 409 and stale.headers['Upload-Offset'] == '1000000'
+    bad = http.patch(url, data=data[1000000:1001000], headers={
+        **headers, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '1000000',
+        'Upload-Checksum': 'sha256 ' + base64.b64encode(hashlib.sha256(b'other').digest()).decode()})
+    assert bad.status_code == 460 and http.head(url, headers=headers).headers['Upload-Offset'] == '1000000'
+    uploader = tus_for(live, http, token).uploader(file_stream=io.BytesIO(data), url=url,  # sha1: tus's own
+                                                   chunk_size=512 * 1024, upload_checksum=True)
+    uploader.upload()
+    (upload,) = files()
+    assert upload.state == 'available' and upload.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_up1_uploads_belong_to_their_account(app, submitted, live):
+    http, token = signed_in(live, '68999JBR')
+    uploader = tus_for(live, http, token).uploader(
+        file_stream=io.BytesIO(b'x' * 100), chunk_size=10,
+        metadata={'unit': str(submitted.unit.id), 'entry': str(submitted.sampled[0]), 'filename': 'a.txt'})
+    uploader.upload_chunk()
+    url = uploader.url
+    other, other_token = signed_in(live, '68999')  # the same centre's exams officer: still not theirs
+    head = {'X-CSRFToken': other_token, 'Tus-Resumable': '1.0.0'}
+    assert other.head(url, headers=head).status_code == 404
+    assert other.patch(url, data=b'y', headers={**head, 'Content-Type': 'application/offset+octet-stream',
+                                               'Upload-Offset': '10'}).status_code == 404
+    assert other.delete(url, headers=head).status_code == 404
+    assert http.delete(url, headers={'X-CSRFToken': token, 'Tus-Resumable': '1.0.0'}).status_code == 204
+    assert files() == [] and not leftovers(app)
+
+
+@pytest.mark.parametrize('case', ['not_in_sample', 'other_centre', 'not_e_submission', 'too_large', 'no_token'])
+def test_up1_uploads_that_are_refused(app, submitted, live, case):
+    http, token = signed_in(live, '68999JBR')
+    unit, entry, length = submitted.unit.id, submitted.sampled[0], 100
+    if case == 'not_in_sample':
+        entry = submitted.unsampled[0]
+    elif case == 'other_centre':
+        entry = submitted.other_centre_entries[0].id
+    elif case == 'not_e_submission':
+        with db.connection_context():
+            Unit.update(e_submission=False).where(Unit.id == unit).execute()
+    elif case == 'too_large':
+        length = app.config['UPLOAD_MAX_BYTES'] + 1
+    meta = f'unit {base64.b64encode(str(unit).encode()).decode()},entry {base64.b64encode(str(entry).encode()).decode()}'
+    headers = {'Tus-Resumable': '1.0.0', 'Upload-Length': str(length), 'Upload-Metadata': meta}
+    if case != 'no_token':
+        headers['X-CSRFToken'] = token
+    response = http.post(f'{live}/internal-assessment/uploads', headers=headers)
+    assert response.status_code == {'not_in_sample': 409, 'other_centre': 404, 'not_e_submission': 404,
+                                    'too_large': 413, 'no_token': 400}[case]
+    assert files() == [] and not leftovers(app)
+
+
+def test_up1_no_upload_before_submission(app, world, as_):
+    with db.connection_context():
+        Unit.update(e_submission=True).where(Unit.id == world.unit.id).execute()
+    page = as_('teacher').get(f'/internal-assessment/{world.unit.id}').get_data(as_text=True)
+    assert 'Centres are reminded not to upload any files until outcomes are submitted' in page
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{world.unit.id}')
+    response = client.post(f'/internal-assessment/{world.unit.id}/entries/{world.entries[0].id}/files',
+                           data={'csrf_token': client.token, 'file': (io.BytesIO(b'work'), 'essay.docx')},
+                           content_type='multipart/form-data')
+    assert response.status_code == 303
+    assert 'Centres are reminded not to upload' in client.get(response.location).get_data(as_text=True)
+    assert files() == []
+
+
+def form_upload(client, unit_id, entry_id, data, name, token=True):
+    fields = {'file': (io.BytesIO(data), name)}
+    if token:
+        fields = {'csrf_token': client.token, **fields}
+    return client.post(f'/internal-assessment/{unit_id}/entries/{entry_id}/files', data=fields,
+                       content_type='multipart/form-data')
+
+
+def test_up1_without_javascript_the_form_streams_the_file(app, submitted, as_):
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    data = os.urandom(3 * 1024 * 1024)  # larger than the 2 MB form limit: uploads have their own
+    response = form_upload(client, submitted.unit.id, submitted.sampled[1], data, 'Gwaith Siân 🎉.pdf')
+    assert response.status_code == 303
+    page = client.get(response.location).get_data(as_text=True)
+    assert 'Gwaith Siân 🎉.pdf received: it is being checked.' in page
+    (upload,) = files()
+    assert upload.state == 'available' and upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert upload.stored_name.endswith('_001.pdf') and upload.original_name == 'Gwaith Siân 🎉.pdf'
+    missing = form_upload(client, submitted.unit.id, submitted.sampled[1], b'x', 'x.txt', token=False)
+    assert missing.status_code == 400 and len(files()) == 1
+
+
+def test_up2_an_uploaded_page_downloads_and_never_renders(app, submitted, as_):
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'<html><script>alert(1)</script></html>',
+                '<script>.html')
+    (upload,) = files()
+    assert upload.mime == 'text/html'  # sniffed, recorded, and still never served as a page
+    response = client.get(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}')
+    assert response.status_code == 200 and response.mimetype == 'application/octet-stream'
+    assert response.headers['Content-Disposition'].startswith('attachment;')
+    assert response.headers['X-Content-Type-Options'] == 'nosniff'
+    assert as_('other_admin').get(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}').status_code == 404
+
+
+def test_delete_until_the_deadline_then_new_versions(app, submitted, as_, monkeypatch):
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'first', 'one.txt')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'second', 'two.txt')
+    first, second = files()
+    assert client.post(f'/internal-assessment/{submitted.unit.id}/files/{first.id}/delete').status_code == 303
+    assert [f.id for f in files()] == [second.id]
+    monkeypatch.setattr(uploads, 'today', lambda: submitted.unit.deadline + datetime.timedelta(days=1))
+    page = client.get(f'/internal-assessment/{submitted.unit.id}?show=samples').get_data(as_text=True)
+    assert '>Delete<' not in page
+    crafted = client.post(f'/internal-assessment/{submitted.unit.id}/files/{second.id}/delete')
+    assert 'The deadline has passed: files can no longer be deleted' in client.get(crafted.location).get_data(as_text=True)
+    assert [f.id for f in files()] == [second.id]
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'third', 'three.txt')
+    assert files()[-1].new_version
+    assert 'NEW/CORRECT VERSION' in client.get(f'/internal-assessment/{submitted.unit.id}?show=samples').get_data(as_text=True)

@@ -1,0 +1,294 @@
+"""Uploading sampled candidates' work (SPEC 3.6; issue 8; QUALITY UP-1,
+UP-2): who may upload what, the board's names for files, receiving pieces
+at the right offset, and the check after the last byte. Below the views:
+the tus blueprint and the plain form both come through here.
+
+Bytes arrive in `<UPLOADS_DIR>/<upload_key>.part`, one writer at a time
+(an exclusive lock on the file), each piece fsynced before the offset is
+recorded; a piece whose checksum is wrong is cut back off. When the last
+byte is in, a job checks the file (its sha256, its type, a virus scan when
+a scanner is configured) and renames it into FILES_DIR under its stored
+name, or refuses it and says why.
+"""
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+
+from models import CandidateFile, DomainError, Entry, SampleMember, Submission, db, utcnow, writing
+
+BLOCK = 1024 * 1024
+
+
+def today():
+    """The date that decides the deadline (one place, for tests to freeze)."""
+    return datetime.date.today()
+
+
+def check_may_upload(sheet, entry_id):
+    """The sampled entry of this marksheet that work may be uploaded for, or
+    DomainError: 'not_e_submission', 'not_submitted', 'unknown_entry',
+    'not_in_sample'."""
+    entry = sheet.entry(entry_id)  # tenancy first: another centre's id says nothing more
+    if entry is None:
+        raise DomainError('unknown_entry')
+    if not sheet.unit.e_submission:
+        raise DomainError('not_e_submission')
+    if not Submission.select().where(Submission.centre == sheet.centre, Submission.unit == sheet.unit).exists():
+        raise DomainError('upload_too_early')
+    if not SampleMember.select().where(SampleMember.entry == entry.id).exists():
+        raise DomainError('not_in_sample')
+    return entry
+
+
+def after_deadline(unit):
+    return unit.deadline is not None and today() > unit.deadline
+
+
+def extension(name):
+    """The original name's extension, if it is a plain one: `.mp4`, `.docx`."""
+    found = re.search(r'\.([A-Za-z0-9]{1,10})$', name or '')
+    return '.' + found.group(1).lower() if found else ''
+
+
+def display_name(name):
+    """The original name, for display only: no path, no control characters."""
+    name = re.split(r'[\\/]', name or '')[-1]
+    name = ''.join(c for c in name if c.isprintable()).strip()
+    return name[:200] or 'file'
+
+
+def begin(sheet, entry, account, original_name, length):
+    """Record a new upload (state 'uploading') and make its empty part file.
+    The stored name follows the board's rule: centre number, candidate
+    number, a sequence, the extension; nothing of the original name."""
+    with writing():
+        taken = CandidateFile.select().where(CandidateFile.entry == entry.id).count()
+        stem = f'{sheet.centre.number}_{entry.candidate.number}'
+        for sequence in range(taken + 1, taken + 1000):
+            stored = f'{stem}_{sequence:03d}{extension(original_name)}'
+            if not CandidateFile.select().where(CandidateFile.stored_name == stored).exists():
+                break
+        upload = CandidateFile.create(entry=entry.id, centre=sheet.centre.id, uploaded_by=account,
+                                      upload_key=secrets.token_urlsafe(24), stored_name=stored,
+                                      original_name=display_name(original_name), length=length,
+                                      new_version=after_deadline(sheet.unit))
+    return upload
+
+
+class Store:
+    """Where bytes live: parts being received, and finished files. A local
+    folder (shared storage when several machines serve the site)."""
+
+    def __init__(self, uploads_dir, files_dir):
+        self.uploads_dir, self.files_dir = uploads_dir, files_dir
+        os.makedirs(uploads_dir, exist_ok=True)
+        os.makedirs(files_dir, exist_ok=True)
+
+    def part(self, upload):
+        return os.path.join(self.uploads_dir, upload.upload_key + '.part')
+
+    def final(self, upload):
+        return os.path.join(self.files_dir, upload.stored_name)
+
+    def create(self, upload):
+        with open(self.part(upload), 'xb'):
+            pass
+
+    @contextlib.contextmanager
+    def writing(self, upload):
+        """The part file, opened for appending by one request at a time."""
+        with open(self.part(upload), 'r+b') as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DomainError('upload_busy')
+            yield handle
+
+    def offset(self, upload):
+        try:
+            return os.path.getsize(self.part(upload))
+        except FileNotFoundError:
+            return upload.received
+
+    def discard(self, upload):
+        for path in (self.part(upload), self.final(upload)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def commit(self, upload):
+        """The finished part becomes the stored file, atomically."""
+        os.replace(self.part(upload), self.final(upload))
+
+
+def receive(store, upload, stream, offset, length_of_piece=None, checksum=None):
+    """Append a piece at `offset`; returns the new offset. `checksum` is
+    (hash constructor, expected digest) of the piece. Raises
+    DomainError: 'offset_mismatch' (nothing written), 'too_long', or
+    'checksum_mismatch' (the piece is cut back off)."""
+    if upload.state != 'uploading':
+        raise DomainError('upload_finished')
+    with store.writing(upload) as handle:
+        start = os.fstat(handle.fileno()).st_size
+        if offset != start:
+            raise DomainError('offset_mismatch', offset=start)
+        handle.seek(start)
+        digest = (checksum[0] if checksum else hashlib.sha256)()
+        written = 0
+        try:
+            while True:
+                block = stream.read(BLOCK)
+                if not block:
+                    break
+                written += len(block)
+                if start + written > upload.length:
+                    raise DomainError('too_long')
+                digest.update(block)
+                handle.write(block)
+            if checksum is not None and digest.digest() != checksum[1]:
+                raise DomainError('checksum_mismatch')
+            if length_of_piece is not None and written != length_of_piece:
+                raise DomainError('piece_cut_short')
+        except DomainError as error:
+            if error.code != 'piece_cut_short':  # a dropped connection keeps what arrived
+                handle.truncate(start)
+                handle.flush()
+                os.fsync(handle.fileno())
+                raise
+        handle.flush()
+        os.fsync(handle.fileno())
+        received = start + written
+    CandidateFile.update(received=received).where(CandidateFile.id == upload.id).execute()
+    upload.received = received
+    return received
+
+
+def finished(upload):
+    """The last byte is in: the check job (call in a transaction; enqueue it after)."""
+    import jobs
+    moved = (CandidateFile.update(state='checking', finished_at=utcnow())
+             .where(CandidateFile.id == upload.id, CandidateFile.state == 'uploading').execute())
+    return jobs.record('check_file', centre=upload.centre_id, file=upload.id) if moved else None
+
+
+SNIFFED = [(b'%PDF-', 'application/pdf'), (b'PK\x03\x04', 'application/zip'),
+           (b'\x89PNG', 'image/png'), (b'\xff\xd8\xff', 'image/jpeg'), (b'GIF8', 'image/gif'),
+           (b'ID3', 'audio/mpeg'), (b'RIFF', 'audio/wav'), (b'OggS', 'audio/ogg'),
+           (b'\x1aE\xdf\xa3', 'video/webm'), (b'\xd0\xcf\x11\xe0', 'application/msword')]
+
+
+def sniff(head):
+    """The file's type from its first bytes (what it is, not what it is called)."""
+    if head[4:8] == b'ftyp':
+        return 'video/mp4'
+    for magic, kind in SNIFFED:
+        if head.startswith(magic):
+            return kind
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b'<!doctype html', b'<html', b'<script', b'<svg')):
+        return 'text/html'
+    try:
+        head.decode('utf-8')
+        return 'text/plain'
+    except UnicodeDecodeError:
+        return 'application/octet-stream'
+
+
+def check(store, upload, scan=None):
+    """The job's work: the whole file's sha256 and type, a virus scan when
+    `scan` is given (a function of the path: None if clean, else the name of
+    what it found), then the file is kept, or refused with why."""
+    path = store.part(upload)
+    if os.path.getsize(path) != upload.length:
+        return refuse(store, upload, 'incomplete')
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        head = handle.read(512)
+        digest.update(head)
+        for block in iter(lambda: handle.read(BLOCK), b''):
+            digest.update(block)
+    found = scan(path) if scan else None
+    if found:
+        return refuse(store, upload, 'virus', sha256=digest.hexdigest())
+    store.commit(upload)
+    CandidateFile.update(state='available', sha256=digest.hexdigest(), mime=sniff(head),
+                         scanned=scan is not None).where(CandidateFile.id == upload.id).execute()
+
+
+def clamd_scanner(address):
+    """A scan function for clamd's INSTREAM command at `host:port`: None if
+    clean, else the name of what it found. Raises if clamd cannot answer (the
+    job then fails and is tried again: a file is never passed unscanned)."""
+    import socket
+    import struct
+    host, _, port = address.rpartition(':')
+
+    def scan(path):
+        with socket.create_connection((host, int(port)), timeout=120) as connection:
+            connection.sendall(b'zINSTREAM\0')
+            with open(path, 'rb') as handle:
+                for block in iter(lambda: handle.read(65536), b''):
+                    connection.sendall(struct.pack('!I', len(block)) + block)
+            connection.sendall(struct.pack('!I', 0))
+            reply = b''
+            while not reply.endswith(b'\0'):
+                more = connection.recv(4096)
+                if not more:
+                    break
+                reply += more
+        answer = reply.rstrip(b'\0').decode(errors='replace')
+        if answer.endswith(' OK'):
+            return None
+        if answer.endswith(' FOUND'):
+            return answer.split(':', 1)[-1].rsplit(' ', 1)[0].strip()[:100]
+        raise RuntimeError(f'clamd: {answer[:200]}')
+    return scan
+
+
+def refuse(store, upload, problem, **fields):
+    store.discard(upload)
+    CandidateFile.update(state='refused', problem=problem, **fields).where(CandidateFile.id == upload.id).execute()
+
+
+def delete(store, upload, sheet):
+    """Delete a file until the unit's deadline, never after (in the server)."""
+    if after_deadline(sheet.unit):
+        raise DomainError('deadline_passed')
+    with db.atomic():
+        CandidateFile.delete().where(CandidateFile.id == upload.id).execute()
+    store.discard(upload)
+
+
+def files_of(sheet):
+    """{entry id: [files]} of a marksheet's sampled candidates, in one query."""
+    out = {}
+    for upload in (CandidateFile.select().join(Entry)
+                   .where(Entry.centre == sheet.centre, Entry.unit == sheet.unit)
+                   .order_by(CandidateFile.id)):
+        out.setdefault(upload.entry_id, []).append(upload)
+    return out
+
+
+
+def store_of(config):
+    return Store(config['UPLOADS_DIR'], config['FILES_DIR'])
+
+
+def register_job():
+    import jobs
+
+    @jobs.runner('check_file')
+    def check_file(job):
+        """After the last byte: checksum, type, virus scan when configured."""
+        from flask import current_app
+        upload = CandidateFile.get_or_none(CandidateFile.id == job.arguments['file'])
+        if upload is None or upload.state != 'checking':
+            return
+        address = current_app.config.get('CLAMD_ADDRESS')
+        check(store_of(current_app.config), upload, clamd_scanner(address) if address else None)
+
+
+register_job()
