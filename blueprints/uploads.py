@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import os
+from urllib.parse import quote
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, request, send_file,
                    url_for)
@@ -88,7 +89,7 @@ def tus(status, **headers):
 def tus_refusal(error):
     """A refusal the client can act on: the status, and the words in a header."""
     response = tus(STATUS.get(error.code, 400))
-    response.headers['X-Portal-Message'] = base64.b64encode(problem_text(error.code).encode()).decode()
+    response.headers['X-Portal-Message'] = quote(problem_text(error.code))  # as access.refuse does
     response.set_data(problem_text(error.code))
     return response
 
