@@ -155,6 +155,37 @@ def as_(app, world):
     return sign_in
 
 
+EICAR = r'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+
+
+@pytest.fixture(scope='session')
+def clamd_server(tmp_path_factory):
+    """A real clamd on a free loopback port, with a shipped signature for
+    the EICAR test file (signatures cannot be downloaded here)."""
+    binary = shutil.which('clamd') or '/usr/sbin/clamd'
+    if not os.path.exists(binary):
+        pytest.fail('clamd is not installed: run make test, which installs clamav-daemon')
+    folder = tmp_path_factory.mktemp('clamd')
+    (folder / 'db').mkdir()
+    (folder / 'db' / 'eicar.ndb').write_text('Eicar-Test-Signature:0:*:' + EICAR.encode().hex() + '\n')
+    port = free_port()
+    (folder / 'clamd.conf').write_text(
+        f'Foreground yes\nDatabaseDirectory {folder}/db\nTCPSocket {port}\nTCPAddr 127.0.0.1\n'
+        f'LogFile {folder}/clamd.log\nStreamMaxLength 200M\nMaxFileSize 200M\nMaxScanSize 200M\n')
+    process = subprocess.Popen([binary, '-c', str(folder / 'clamd.conf')], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f'127.0.0.1:{port}'
+    process.terminate()
+    process.wait(10)
+
+
 @pytest.fixture(scope='session')
 def redis_server():
     """A real redis-server on a free loopback port, stopped by PID."""

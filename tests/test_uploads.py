@@ -240,3 +240,30 @@ def test_delete_until_the_deadline_then_new_versions(app, submitted, as_, monkey
     form_upload(client, submitted.unit.id, submitted.sampled[0], b'third', 'three.txt')
     assert files()[-1].new_version
     assert 'NEW/CORRECT VERSION' in client.get(f'/internal-assessment/{submitted.unit.id}?show=samples').get_data(as_text=True)
+
+
+def test_up1_clamd_refuses_the_eicar_file_and_passes_clean_work(app, submitted, as_, clamd_server):
+    from tests.conftest import EICAR
+    app.config['CLAMD_ADDRESS'] = clamd_server
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], EICAR.encode(), 'homework.txt')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'An essay on crime.', 'essay.txt')
+    infected, clean = files()
+    assert (infected.state, infected.problem) == ('refused', 'virus')
+    assert (clean.state, clean.scanned) == ('available', True)
+    assert not os.path.exists(os.path.join(app.config['FILES_DIR'], infected.stored_name))  # quarantined: gone
+    page = client.get(f'/internal-assessment/{submitted.unit.id}?show=samples').get_data(as_text=True)
+    assert 'refused: a virus was found in it' in page and 'available, not scanned' not in page
+
+
+def test_up1_a_scanner_that_cannot_answer_never_lets_a_file_through(app, submitted, as_):
+    from models import Job
+    app.config['CLAMD_ADDRESS'] = f'127.0.0.1:{free_port()}'  # nobody listening
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'work', 'work.txt')
+    (upload,) = files()
+    assert upload.state == 'checking'  # not available, not refused: the job fails and is tried again
+    with db.connection_context():
+        assert Job.get(Job.kind == 'check_file').status == 'failed'
