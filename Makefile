@@ -15,8 +15,9 @@ $(BIN)/.runtime: requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(BIN)/.test: requirements-test.txt requirements.txt $(BIN)/.runtime
+$(BIN)/.test: requirements-test.txt requirements-s3.txt requirements.txt $(BIN)/.runtime
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements-s3.txt
 	touch $@
 
 # Compiled catalogues are built, not committed.

@@ -37,10 +37,16 @@ DEFAULTS = dict(
     FILES_DIR=None,                  # default instance/files: candidates' work, under stored names
     UPLOAD_MAX_BYTES=10 * 1024 ** 3,  # one file; video can be large
     CLAMD_ADDRESS=None,              # host:port of clamd; none: files are "available, not scanned"
+    S3_BUCKET=None,                  # set: finished files go to this S3-compatible bucket
+    S3_ENDPOINT_URL=None,            # e.g. https://s3.eu-west-2.amazonaws.com or a SeaweedFS/Swift address
+    S3_REGION=None,
+    S3_ACCESS_KEY=None,
+    S3_SECRET_KEY=None,
 )
 FROM_ENVIRONMENT = ('DATABASE_URL', 'REDIS_URL', 'DEMO_PASSWORD', 'SECRET_KEY', 'MAIL_SERVER',
                     'MAIL_USERNAME', 'MAIL_PASSWORD', 'PUBLIC_URL', 'PROXY_HOPS',
-                    'SESSION_COOKIE_SECURE', 'CLAMD_ADDRESS')
+                    'SESSION_COOKIE_SECURE', 'CLAMD_ADDRESS', 'S3_BUCKET', 'S3_ENDPOINT_URL', 'S3_REGION',
+                    'S3_ACCESS_KEY', 'S3_SECRET_KEY')
 DEVELOPMENT = 'PORTAL_ENV'           # `make run` sets PORTAL_ENV=development
 MIN_SECRET_LENGTH = 32
 OLD_DEVELOPMENT_KEY = 'dev-only-secret-change-me'  # the fixed fallback of earlier versions

@@ -123,6 +123,47 @@ class Store:
         """The finished part becomes the stored file, atomically."""
         os.replace(self.part(upload), self.final(upload))
 
+    def signed_link(self, upload, download_name):
+        """A short-lived link to download from, or None: served by the app."""
+        return None
+
+
+class S3Store(Store):
+    """Finished files in an S3-compatible bucket, shared by every web machine
+    and worker; downloads are short-lived signed links. Parts being received
+    stay in UPLOADS_DIR (a shared volume, or a load balancer that keeps an
+    upload's requests on one machine)."""
+    LINK_SECONDS = 60
+
+    def __init__(self, uploads_dir, config):
+        import boto3
+        from botocore.config import Config
+        super().__init__(uploads_dir, uploads_dir)
+        self.bucket = config['S3_BUCKET']
+        self.client = boto3.client(
+            's3', endpoint_url=config.get('S3_ENDPOINT_URL'), region_name=config.get('S3_REGION') or 'us-east-1',
+            aws_access_key_id=config.get('S3_ACCESS_KEY'), aws_secret_access_key=config.get('S3_SECRET_KEY'),
+            config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
+
+    def final(self, upload):
+        return None  # not on this machine
+
+    def commit(self, upload):
+        """Streamed to the bucket in parts (boto3's multipart upload), then the local part goes."""
+        self.client.upload_file(self.part(upload), self.bucket, upload.stored_name)
+        os.unlink(self.part(upload))
+
+    def discard(self, upload):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.part(upload))
+        self.client.delete_object(Bucket=self.bucket, Key=upload.stored_name)
+
+    def signed_link(self, upload, download_name):
+        return self.client.generate_presigned_url('get_object', ExpiresIn=self.LINK_SECONDS, Params={
+            'Bucket': self.bucket, 'Key': upload.stored_name,
+            'ResponseContentDisposition': f'attachment; filename="{download_name}"',
+            'ResponseContentType': 'application/octet-stream'})
+
 
 def receive(store, upload, stream, offset, length_of_piece=None, checksum=None):
     """Append a piece at `offset`; returns the new offset. `checksum` is
@@ -274,6 +315,9 @@ def files_of(sheet):
 
 
 def store_of(config):
+    """S3 when a bucket is configured, else local folders."""
+    if config.get('S3_BUCKET'):
+        return S3Store(config['UPLOADS_DIR'], config)
     return Store(config['UPLOADS_DIR'], config['FILES_DIR'])
 
 

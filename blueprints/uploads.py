@@ -336,9 +336,15 @@ def file_of(sheet, file_id):
 def download(unit_id, file_id):
     """Always an attachment, with nosniff: an uploaded page never renders."""
     upload = file_of(marksheet_for(unit_id), file_id)
-    if upload.state != 'available' or not os.path.isfile(store().final(upload)):
+    if upload.state != 'available':
         abort(404)
-    response = send_file(store().final(upload), mimetype='application/octet-stream', as_attachment=True,
+    files = store()
+    link = files.signed_link(upload, upload.stored_name)
+    if link:  # S3: a link that works for a minute, an attachment there too
+        return redirect(link, 303)
+    if not os.path.isfile(files.final(upload)):
+        abort(404)
+    response = send_file(files.final(upload), mimetype='application/octet-stream', as_attachment=True,
                          download_name=upload.stored_name)
     response.headers['X-Content-Type-Options'] = 'nosniff'
     return response

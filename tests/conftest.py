@@ -4,11 +4,13 @@ client sends the token the pages carry, as htmx does.
 
 With PORTAL_TEST_DB=postgres the tests marked `db` run on a private,
 throwaway PostgreSQL cluster started here (make test does both runs)."""
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -184,6 +186,69 @@ def clamd_server(tmp_path_factory):
     yield f'127.0.0.1:{port}'
     process.terminate()
     process.wait(10)
+
+
+S3_KEYS = {'S3_ACCESS_KEY': 'portal-tests', 'S3_SECRET_KEY': 'portal-tests-secret'}
+
+
+def start_weed(binary, folder, attempt):
+    """(process, config, boto3 client), or a client of None if it did not come up."""
+    import boto3
+    from botocore.config import Config
+    ports = set()
+    while len(ports) < 8:
+        ports.add(free_port())
+    ports = sorted(ports)
+    names = ['master.port', 'master.port.grpc', 'volume.port', 'volume.port.grpc', 'filer.port',
+             'filer.port.grpc', 's3.port', 's3.port.grpc']
+    data = folder / f'data{attempt}'
+    data.mkdir()
+    process = subprocess.Popen(
+        [binary, 'server', '-ip=127.0.0.1', '-ip.bind=127.0.0.1', f'-dir={data}', '-filer', '-s3',
+         f'-s3.config={folder}/s3.json'] + [f'-{n}={p}' for n, p in zip(names, ports)],
+        stdout=open(folder / 'log', 'ab'), stderr=subprocess.STDOUT)
+    config = dict(S3_KEYS, S3_ENDPOINT_URL=f'http://127.0.0.1:{ports[6]}', S3_BUCKET='portal-files')
+    client = boto3.client('s3', endpoint_url=config['S3_ENDPOINT_URL'], region_name='us-east-1',
+                          aws_access_key_id=config['S3_ACCESS_KEY'], aws_secret_access_key=config['S3_SECRET_KEY'],
+                          config=Config(signature_version='s3v4', s3={'addressing_style': 'path'},
+                                        retries={'max_attempts': 1}))
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        try:
+            client.create_bucket(Bucket=config['S3_BUCKET'])
+            return process, config, client
+        except Exception:
+            time.sleep(0.5)
+    process.kill()
+    process.wait(10)
+    return process, config, None
+
+
+@pytest.fixture(scope='session')
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server (SeaweedFS `weed`, requirements-s3.txt) on
+    free loopback ports, with a bucket; stopped by its pid."""
+    binary = os.path.join(os.path.dirname(sys.executable), 'weed')
+    if not os.path.exists(binary):
+        pytest.fail('weed is not installed: run make test, which installs requirements-s3.txt')
+    folder = tmp_path_factory.mktemp('s3')
+    (folder / 's3.json').write_text(json.dumps({'identities': [{
+        'name': 'portal', 'credentials': [{'accessKey': S3_KEYS['S3_ACCESS_KEY'],
+                                           'secretKey': S3_KEYS['S3_SECRET_KEY']}],
+        'actions': ['Admin', 'Read', 'Write', 'List', 'Tagging']}]}))
+    for attempt in range(2):  # weed occasionally dies at start: once more on fresh ports
+        process, config, client = start_weed(binary, folder, attempt)
+        if client is not None:
+            break
+    else:
+        pytest.fail('the S3 server did not start: ' + (folder / 'log').read_text()[-3000:])
+    yield config, client
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()  # weed may need a second signal
+        process.wait(10)
 
 
 @pytest.fixture(scope='session')

@@ -267,3 +267,36 @@ def test_up1_a_scanner_that_cannot_answer_never_lets_a_file_through(app, submitt
     assert upload.state == 'checking'  # not available, not refused: the job fails and is tried again
     with db.connection_context():
         assert Job.get(Job.kind == 'check_file').status == 'failed'
+
+
+def test_storage_on_a_real_s3_server_with_short_lived_signed_links(app, submitted, as_, s3_server, monkeypatch):
+    config, s3 = s3_server
+    app.config.update(config)
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    data = os.urandom(6 * 1024 * 1024)  # more than one S3 part
+    form_upload(client, submitted.unit.id, submitted.sampled[0], data, 'video.mp4')
+    (upload,) = files()
+    assert upload.state == 'available'
+    stored = s3.get_object(Bucket=config['S3_BUCKET'], Key=upload.stored_name)['Body'].read()
+    assert hashlib.sha256(stored).hexdigest() == upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert not os.path.exists(os.path.join(app.config['FILES_DIR'], upload.stored_name))  # not kept locally
+    assert not leftovers(app)
+    response = client.get(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}')
+    assert response.status_code == 303
+    link = response.location
+    fetched = requests.get(link)
+    assert fetched.status_code == 200 and fetched.content == data
+    assert fetched.headers['Content-Disposition'].startswith('attachment;')
+    assert fetched.headers['Content-Type'] == 'application/octet-stream'
+    tampered = link.replace('X-Amz-Signature=', 'X-Amz-Signature=0')
+    assert requests.get(tampered).status_code == 403
+    monkeypatch.setattr(uploads.S3Store, 'LINK_SECONDS', 1)
+    short = client.get(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}').location
+    import time
+    time.sleep(2.5)
+    assert requests.get(short).status_code == 403  # expired
+    assert as_('other_admin').get(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}').status_code == 404
+    client.post(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}/delete')
+    assert files() == []
+    assert 'Contents' not in s3.list_objects_v2(Bucket=config['S3_BUCKET'])
