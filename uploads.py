@@ -199,6 +199,11 @@ def receive(store, upload, stream, offset, length_of_piece=None, checksum=None):
                 handle.flush()
                 os.fsync(handle.fileno())
                 raise
+        except Exception:  # the connection dropped mid-piece: keep what arrived, say how much
+            handle.flush()
+            os.fsync(handle.fileno())
+            CandidateFile.update(received=start + written).where(CandidateFile.id == upload.id).execute()
+            raise
         handle.flush()
         os.fsync(handle.fileno())
         received = start + written
@@ -295,8 +300,9 @@ def refuse(store, upload, problem, **fields):
 
 
 def delete(store, upload, sheet):
-    """Delete a file until the unit's deadline, never after (in the server)."""
-    if after_deadline(sheet.unit):
+    """Delete a file until the unit's deadline, never after (in the server);
+    an upload that stopped part-way can always be given up."""
+    if upload.state != 'uploading' and after_deadline(sheet.unit):
         raise DomainError('deadline_passed')
     with db.atomic():
         CandidateFile.delete().where(CandidateFile.id == upload.id).execute()

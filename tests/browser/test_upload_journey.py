@@ -246,12 +246,14 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     assert part_path(portal, partial).stat().st_size == half
     assert [m for m, *_ in requests_seen] == ['POST', 'PATCH']
 
-    # After a reload the stopped upload is listed, with nothing to download or delete.
+    # After a reload the stopped upload is listed with how much arrived and how
+    # to carry on; nothing to download, and it can be given up (Delete).
     page.reload()
     stopped = file_item(page, second, twelve.name)
-    expect(stopped).to_have_text(f'{twelve.name} (12.0 MB, uploading) NEW/CORRECT VERSION')
+    expect(stopped).to_contain_text(f'{twelve.name} (12.0 MB, stopped at 6.0 MB: choose the same file again '
+                                    'to carry on) NEW/CORRECT VERSION')
     expect(stopped.get_by_role('link')).to_have_count(0)
-    expect(stopped.get_by_role('button')).to_have_count(0)
+    expect(stopped.get_by_role('button', name=f'Delete {twelve.name}')).to_have_count(1)
     snap(page, 'resume-stopped-after-reload')
 
     # The same file chosen again carries on from byte `half` (the PATCH is
