@@ -8,6 +8,7 @@ import jobs
 from blueprints import (account_admin, auth, centre_profile, centres, helpline, home, impersonation,
                         internal_assessment, outbox, reports, samples)
 from extensions import babel, csrf, htmx, login_manager, select_locale
+from blueprints import moderation
 from storage import bind_database, close_database, open_database
 import security
 import settings
@@ -43,6 +44,7 @@ def create_app(test_config=None):
     app.register_blueprint(impersonation.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(account_admin.bp)
+    app.register_blueprint(moderation.bp)
 
     cli.init_app(app)
     return app

@@ -379,6 +379,21 @@ SAMPLE_REASONS = ('all', 'highest', 'lowest', 'spread', 'grade', 'group',
 SYSTEM_REASONS = ('all', 'highest', 'lowest', 'spread', 'grade', 'group')
 
 
+class FurtherSample(BaseModel):
+    """A moderator's request for more candidates' work (SPEC 3.6, 3.7): why,
+    and by when the centre should send it. Its members are SampleMember rows
+    with reason 'moderator' pointing here (moderation.request_further_sample)."""
+    centre = ForeignKeyField(Centre, on_delete='RESTRICT')
+    unit = ForeignKeyField(Unit, on_delete='RESTRICT')
+    moderator = ForeignKeyField(Account, on_delete='RESTRICT')
+    reason = TextField()
+    due = DateField()
+    requested_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('centre', 'unit'), False),)
+
+
 class SampleMember(BaseModel):
     entry = ForeignKeyField(Entry, unique=True, backref='sample', on_delete='CASCADE')
     reason = CharField(max_length=20)
@@ -387,6 +402,8 @@ class SampleMember(BaseModel):
     added_at = DateTimeField(default=utcnow)
     substitute_for = ForeignKeyField('self', null=True, on_delete='RESTRICT')
     work_missing = BooleanField(default=False)  # incomplete or lost work
+    # Reason 'moderator': the further sample that asked for this candidate.
+    further_sample = ForeignKeyField(FurtherSample, null=True, backref='members', on_delete='RESTRICT')
 
     @property
     def chosen_by_system(self):
@@ -424,14 +441,43 @@ class ExplanatoryNote(BaseModel):
 
 
 class ModeratorReport(BaseModel):
+    """The moderator's report on a centre's unit (SPEC 3.7): a draft the
+    moderator saves and changes, then completed (read-only from then on),
+    shown to the centre from the series' results day (moderation.py)."""
+    FIELDS = ('tasks', 'accuracy', 'administration', 'comments')
+
     centre = ForeignKeyField(Centre, on_delete='CASCADE')
     unit = ForeignKeyField(Unit, on_delete='CASCADE')
     moderator = ForeignKeyField(Account, on_delete='RESTRICT')
-    body = TextField(default='')
+    tasks = TextField(default='')           # the tasks set and their suitability
+    accuracy = TextField(default='')        # accuracy of assessment
+    administration = TextField(default='')  # the centre's administration
+    comments = TextField(default='')
     updated_at = DateTimeField(default=utcnow)
+    completed_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((('centre', 'unit'), True),)
+
+    @property
+    def completed(self):
+        return self.completed_at is not None
+
+
+class ClericalError(BaseModel):
+    """A moderator's note that the mark on a candidate's work differs from the
+    mark submitted: a matter for the helpline, kept apart from the moderation
+    judgement (the report) and changing no outcome."""
+    entry = ForeignKeyField(Entry, backref='clerical_errors', on_delete='CASCADE')
+    centre = ForeignKeyField(Centre, on_delete='CASCADE')  # copied from the entry, for the helpline's list
+    moderator = ForeignKeyField(Account, on_delete='RESTRICT')
+    submitted_value = CharField(max_length=4)  # the outcome as submitted when flagged
+    seen_value = CharField(max_length=4)       # the mark (or grade) on the work
+    note = TextField()
+    flagged_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('centre', 'flagged_at'), False),)
 
 
 REQUEST_KINDS = ('eo_change', 'outcome_amendment', 'file_deletion',
@@ -690,8 +736,8 @@ class Job(BaseModel):
 
 
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
-          Entry, Outcome, Submission, SampleMember, ModeratorAssignment,
-          CandidateFile, ExplanatoryNote, ModeratorReport, Request,
+          Entry, Outcome, Submission, FurtherSample, SampleMember, ModeratorAssignment,
+          CandidateFile, ExplanatoryNote, ModeratorReport, ClericalError, Request,
           RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode]
 
 

@@ -21,7 +21,7 @@ from flask.cli import with_appcontext
 from peewee import JOIN, fn
 
 from jobs import log, runner, set_progress
-from models import Centre, Entry, Job, Marksheet, Outcome, Submission, Unit, db, utcnow
+from models import Centre, Entry, Job, Marksheet, ModeratorReport, Outcome, Series, Submission, Unit, db, utcnow
 
 STATIC_BASE = 'https://portal-static.invalid/static/'
 
@@ -76,11 +76,29 @@ def candidate_report(job):
     Job.update(result_path=path).where(Job.id == job.id).execute()
 
 
+@runner('moderator_report')
+def moderator_report(job):
+    """A completed moderator report, for the centre from results day
+    (blueprints/moderation.py records the job only then), as a PDF."""
+    report = (ModeratorReport.select(ModeratorReport, Unit, Series).join(Unit).join(Series)
+              .where(ModeratorReport.id == job.arguments['report'], ModeratorReport.centre == job.centre_id,
+                     ModeratorReport.completed_at.is_null(False)).get())
+    set_progress(job, 20)
+    html = render_template('moderation/report_print.html', report=report, unit=report.unit,
+                           centre=Centre.get_by_id(job.centre_id), static_base=STATIC_BASE,
+                           board=current_app.config)
+    set_progress(job, 40)
+    path = os.path.join(current_app.config['REPORTS_DIR'], f'moderator-report-{job.id}.pdf')
+    write_pdf(html, path)
+    Job.update(result_path=path).where(Job.id == job.id).execute()
+
+
 # --- One report per change, a limit per account -------------------------------
 
 REUSE_HOURS = 1
 LIMIT_HOURS = 1
-REPORT_FILE = re.compile(r'candidate-report-\d+\.pdf|tmp\w+\.part')  # ours, finished or half-written
+REPORT_FILE = re.compile(r'(candidate|moderator)-report-\d+\.pdf|tmp\w+\.part')  # ours, finished or half-written
+REPORT_KINDS = ('candidate_report', 'moderator_report')  # PDFs on disk, counted against the hourly limit
 
 
 def report_args(sheet):
@@ -98,13 +116,13 @@ def report_args(sheet):
             'marksheet': [entries, outcomes, int(versions or 0), last_id or 0, str(latest or ''), bool(done)]}
 
 
-def same_report(centre_id, language, args):
+def same_report(centre_id, language, args, kind='candidate_report'):
     """A report of the same centre, unit, language and unchanged marksheet
     that is still on its way (not stalled) or was made within the hour and
     is still on disk; asking again gives that one. None if there is none."""
     since = utcnow() - datetime.timedelta(hours=REUSE_HOURS)
     candidates = Job.select().where(
-        Job.kind == 'candidate_report', Job.centre == centre_id, Job.language == language,
+        Job.kind == kind, Job.centre == centre_id, Job.language == language,
         Job.args == json.dumps(args, sort_keys=True),
         (Job.status.in_(('queued', 'started')) & (Job.created_at >= since))
         | ((Job.status == 'finished') & (Job.finished_at >= since))).order_by(Job.id.desc())
@@ -126,7 +144,7 @@ def wait_before_another(account_id):
     reports of the hour); no minutes while it is under REPORT_JOBS_PER_HOUR."""
     limit = current_app.config['REPORT_JOBS_PER_HOUR']
     recent = list(Job.select().where(
-        Job.kind == 'candidate_report', Job.account == account_id,
+        Job.kind.in_(REPORT_KINDS), Job.account == account_id,
         Job.created_at >= utcnow() - datetime.timedelta(hours=LIMIT_HOURS))
         .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
     if len(recent) < limit:
@@ -164,7 +182,7 @@ def clean_reports():
             except FileNotFoundError:  # another worker was first
                 pass
     (Job.update(result_path='')
-     .where(Job.kind == 'candidate_report', Job.result_path != '', Job.finished_at < utcnow() - keep)
+     .where(Job.kind.in_(REPORT_KINDS), Job.result_path != '', Job.finished_at < utcnow() - keep)
      .execute())
     return deleted
 

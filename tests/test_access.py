@@ -7,7 +7,7 @@ import pytest
 from models import Account, Job, Outbox, Request, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
-         'other_admin', 'other_teacher', 'moderator', 'staff', 'deactivated']
+         'other_admin', 'other_teacher', 'moderator', 'other_moderator', 'staff', 'deactivated']
 PUBLIC = {'auth.login', 'auth.logout', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static',
           'auth.sign_in_code', 'auth.reset', 'auth.welcome'}
 CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.')
@@ -39,8 +39,48 @@ def routes(app, world, job):
             yield rule, url, method
 
 
+@pytest.fixture
+def moderation_world(world):
+    """A moderator of centre 50551 only (world.moderator has 68999's world.unit),
+    and 68999's completed report on world.unit, past its results day."""
+    import demo
+    from models import ModeratorAssignment, ModeratorReport, utcnow
+    from tests import factories
+    with db.connection_context():
+        world.other_moderator = demo.make_account('mod2', 'moderator', factories.PASSWORD,
+                                                  totp_secret=factories.TOTP_SECRET)
+        ModeratorAssignment.create(centre=world.other_centre, unit=world.unit, moderator=world.other_moderator)
+        ModeratorReport.create(centre=world.centre, unit=world.unit, moderator=world.moderator, tasks='T',
+                               accuracy='A', administration='A', comments='C', completed_at=utcnow())
+    return world
+
+
+RESULTS = {'moderation.results', 'moderation.result', 'moderation.print_result', 'moderation.result_job',
+           'moderation.result_file'}
+
+
+def expected_in_moderation(role, rule):
+    """The moderator's workspace and the centre's RESULTS (blueprints/moderation.py)."""
+    if rule.endpoint in RESULTS:  # centre accounts with Internal Assessment
+        if role in ('moderator', 'other_moderator', 'staff', 'teacher_no_units'):
+            return 'denied'
+        if rule.endpoint == 'moderation.results':
+            return 'open'
+        if 'job_id' in rule.arguments:  # the fixture's job is a candidate details report: not one of these
+            return 'denied'
+        return 'open' if role in ('admin', 'teacher') else 'denied'  # the report is 68999's, on world.unit
+    if rule.endpoint == 'moderation.index':
+        return 'open' if role in ('moderator', 'other_moderator') else 'denied'
+    # centre 68999's world.unit: assigned to world.moderator; another moderator's ids answer 404
+    return 'open' if role == 'moderator' else 'denied'
+
+
 def expected(role, rule):
     """'open', 'login' (sent to sign in) or 'denied' (403/404)."""
+    if rule.endpoint.startswith('moderation.') and role not in ('anonymous', 'deactivated'):
+        return expected_in_moderation(role, rule)
+    if role == 'other_moderator':  # everywhere else, a moderator like any other
+        role = 'moderator'
     if rule.endpoint in PUBLIC:
         return 'open'
     if role in ('anonymous', 'deactivated'):  # a deactivated account's session is over
@@ -75,7 +115,8 @@ def expected(role, rule):
 
 
 @pytest.mark.parametrize('role', ROLES)
-def test_every_route_as(role, app, world, job):
+def test_every_route_as(role, app, moderation_world, job):
+    world = moderation_world
     checked = 0
     for rule, url, method in routes(app, world, job):
         client = app.test_client()
