@@ -219,6 +219,8 @@ def request_further_sample(assignment, entry_ids, reason, due, moderator, tell=N
         report = report_of(assignment)
         if report is not None and report.completed:
             raise DomainError('report_completed')
+        if len(wanted) > sheet.counts()[1]:  # more than the marksheet has: some are not its rows
+            raise DomainError('unknown_entry')
         if not wanted:
             raise DomainError('no_candidates')
         if not reason:
@@ -343,13 +345,9 @@ def save_report(assignment, fields, moderator, complete=False):
 
 
 # --- What the centre sees, from results day -------------------------------------------
-
-def visible_to_centre(report, series, on=None):
-    """A completed report is the centre's to read from the series' results
-    day; a series without one never shows it."""
-    return (report is not None and report.completed and series.results_day is not None
-            and (on or today()) >= series.results_day)
-
+# A completed report is the centre's to read from its series' results day
+# (`today()` on or after it); a draft never, and a series without a results
+# day never.
 
 def _readable(centre_id, units):
     return (ModeratorReport.select(ModeratorReport, Unit, Series)

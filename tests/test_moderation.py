@@ -234,8 +234,6 @@ def test_a_further_sample_joins_the_sample_tells_the_centre_and_cannot_be_untick
 def bad_further_samples(world):
     chosen = outside_sample(world, 1)
     sampled = next(iter(sample_ids(world)))
-    with db.connection_context():
-        Unit.get_by_id(world.unit.id)
     return {
         'already in the sample': ({'entry': [chosen[0].id, sampled]}, 'is already in the sample'),
         "another centre's entry": ({'entry': [world.other_centre_entries[0].id]},
