@@ -5,7 +5,7 @@
 
 Prints ratios with the raw figures behind them, and writes the same text to
 bench/results/latest.txt. It never fails on a timing: the goals (QUALITY
-P-1..P-5) are printed beside the figures for a person to judge. See
+P-1..P-6) are printed beside the figures for a person to judge. See
 bench/README.md for what each figure means.
 """
 import argparse
@@ -35,6 +35,8 @@ GOALS = {  # id: (what, goal text, test)
     'P-3': ('SQL queries per request, 20 → 2,000 candidates', 'constant', lambda v: v == 0),
     'P-4': ('marksheet (20 rows) req/s ÷ bare req/s', '≥ 0.4', lambda v: v >= 0.4),
     'P-5': ('report PDF job ÷ bare WeasyPrint table, 1,000 rows', '≤ 1.5', lambda v: v <= 1.5),
+    'P-6a': ('upload: web process RSS growth, MiB (worse path)', '< 50 MiB', lambda v: v < 50),
+    'P-6b': ('upload MiB/s ÷ disk copy MiB/s (worse path)', '≥ 0.5', lambda v: v >= 0.5),
 }
 
 
@@ -322,6 +324,91 @@ def pdf_benchmarks(report, app, centres, tmp, args):
            f'   goal ≤ 1.5   {report.goal("P-5", ratio, f"{ratio:.2f}", f"{job_pages} vs {bare_pages} pages")}')
 
 
+# --- P-6: uploads ------------------------------------------------------------------
+
+def uploads_benchmarks(report, tmp, args):
+    from bench import uploads
+
+    size = args.upload_mib * uploads.MIB
+    mib = size / uploads.MIB
+    per_gib = uploads.GIB / size
+    report(f'gunicorn --workers 1 --threads 4 on 127.0.0.1; demo centre {uploads.CENTRE}, unit '
+           f'{uploads.UNIT_CODE} submitted in the set-up; signed in as {uploads.USERNAME}; client: requests, '
+           f'bodies streamed from the file in 1 MiB blocks; {args.upload_rounds} round(s) of tus and form '
+           f'in ABBA order, a disk copy before, between and after every upload.')
+    report(f'  NOTE: {os.cpu_count()} cores: the client (reading the file, sending it) and the server '
+           f'(receiving, writing, fsync, then the check job) compete for them; the client\'s CPU is shown.')
+    figures = uploads.run(tmp, size, args.upload_rounds)
+    copies = figures['copies']
+    report(f'  source: {mib:.0f} MiB of os.urandom, fsynced ({figures["made_in"]:.1f} s); it stays in the '
+           f'page cache for the copies and the uploads alike')
+    report(f'  disk copies (shutil.copyfile + fsync, same filesystem): '
+           + ', '.join(f'{c:.2f} s ({mib / c:.0f} MiB/s)' for c in copies))
+    report(f'  {"path":<27}{"requests":>8}{"wall s":>8}{"MiB/s":>8}{"÷ copy":>8}'
+           f'{"RSS +MiB":>10}{"(VmHWM)":>9}{"srv CPU s/GiB":>15}{"client CPU s":>14}   whole?')
+    per_path = {}
+    for r in figures['runs']:
+        rate = mib / r.upload.wall
+        ratio = rate / (mib / r.copy_seconds())  # against the copies just before and after
+        growth = (r.upload.rss_peak_kib - r.baseline_kib) / 1024
+        hwm = r.hwm_growth_mib()
+        whole = {True: 'yes', False: 'NO', None: '?'}[r.whole]
+        per_path.setdefault(r.key, []).append((r, rate, ratio))
+        report(f'  {r.name:<27}{r.requests:>8}{r.upload.wall:>8.2f}{rate:>8.0f}{ratio:>8.2f}'
+               f'{growth:>10.1f}{("%.1f" % hwm) if hwm is not None else "?":>9}'
+               f'{r.upload.server_cpu * per_gib:>15.2f}{r.upload.client_cpu:>14.2f}   {whole}'
+               + (f' (the job\'s sha256 {"matches" if r.server_sha_ok else "DIFFERS"})'
+                  if r.server_sha_ok is not None else ''))
+        if r.check is not None:
+            check_growth = (r.check.rss_peak_kib - r.baseline_kib) / 1024
+            report(f'  {"":<4}then the check job (sha256, type): {r.check.wall:.2f} s, server CPU '
+                   f'{r.check.server_cpu * per_gib:.2f} s/GiB, RSS {check_growth:+.1f} MiB'
+                   f' (baseline VmRSS {r.baseline_kib / 1024:.0f} MiB); stored as {r.stored_name}, {r.state}')
+        for note in r.notes:
+            report(f'  !! {r.key}: {note}')
+    if not per_path:
+        report('  !! no upload ran')
+        return
+    worst_growth, worst_ratio, parts = 0.0, float('inf'), []
+    for key, rows in per_path.items():
+        growth = max(r.worst_growth_mib() for r, _rate, _ratio in rows)
+        ratio = sum(ratio for _r, _rate, ratio in rows) / len(rows)
+        rate = sum(rate for _r, rate, _ratio in rows) / len(rows)
+        cpu = sum(r.upload.server_cpu for r, _rate, _ratio in rows) / len(rows) * per_gib
+        whole = all(r.whole for r, _rate, _ratio in rows)
+        worst_growth, worst_ratio = max(worst_growth, growth), min(worst_ratio, ratio)
+        parts.append((key, growth, ratio, rate))
+        report(f'  {key:<5} over {len(rows)} run(s): {rate:.0f} MiB/s, {ratio:.2f} of the disk copy, '
+               f'RSS growth at most {growth:.1f} MiB, server CPU {cpu:.2f} s/GiB, '
+               f'{"every file arrived whole" if whole else "NOT EVERY FILE ARRIVED WHOLE"}')
+    detail = '; '.join(f'{key} {growth:.1f}' for key, growth, _ratio, _rate in parts) + f' MiB; {mib:.0f} MiB file'
+    status = report.goal('P-6a', worst_growth, f'{worst_growth:.1f} MiB', detail)
+    report(f'P-6  memory: worker RSS growth, worse path (sampled every 50 ms, or VmHWM)   {worst_growth:.1f} MiB'
+           f'   goal < 50 MiB for 1 GiB   {status}')
+    rates = ', '.join(f'{key} {ratio:.2f} ({rate:.0f} MiB/s)' for key, _growth, ratio, rate in parts)
+    status = report.goal('P-6b', worst_ratio, f'{worst_ratio:.2f}', rates)
+    report(f'P-6  throughput ÷ disk copy, worse path   ratio {worst_ratio:.2f}   ({rates})   '
+           f'goal ≥ 0.5   {status}')
+
+    median_copy = sorted(copies)[len(copies) // 2]
+    copy_rate = mib / median_copy
+    report(f'  where the time goes (the same file; ÷ the median copy, {copy_rate:.0f} MiB/s):')
+    if figures['in_process']:
+        wall, cpu, sha_alone = figures['in_process']
+        report(f'    uploads.receive() in-process, no HTTP, 50 MiB pieces (write, sha256, fsync each): '
+               f'{wall:.2f} s ({mib / wall:.0f} MiB/s, {mib / wall / copy_rate:.2f}), '
+               f'CPU {cpu * per_gib:.2f} s/GiB; '
+               f'sha256 of the file alone {sha_alone * per_gib:.2f} s/GiB')
+    for name, what in (('discard', 'read in 1 MiB blocks and thrown away'),
+                       ('write', 'read in 1 MiB blocks, written, one fsync')):
+        if figures['sink'] and name in figures['sink']:
+            s_wall, s_cpu, s_client = figures['sink'][name]
+            report(f'    gunicorn + a bare WSGI app, one POST, body {what}: {s_wall:.2f} s '
+                   f'({mib / s_wall:.0f} MiB/s, {mib / s_wall / copy_rate:.2f}), '
+                   f'server CPU {s_cpu * per_gib:.2f} s/GiB, client {s_client:.2f} s')
+    report(f'(uploads: set-up and all in {figures["seconds"]:.0f} s; load average {loadavg()})')
+
+
 # --- main -----------------------------------------------------------------------------
 
 def signin_benchmarks(report, tmp):
@@ -352,11 +439,15 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=4, help='interleaved turns (default 4)')
     parser.add_argument('--warmup', type=float, default=0.5, help='warm-up seconds per turn')
     parser.add_argument('--threads', type=int, default=4, help='client threads (default 4)')
-    parser.add_argument('--only', default='web,scale,pdf,signin',
+    parser.add_argument('--only', default='web,scale,pdf,signin,uploads',
                         help='comma-separated sections: web (P-1,2,4), scale (P-3, submit), pdf (P-5), '
-                             'signin (AUTH-1, AUTH-2)')
+                             'signin (AUTH-1, AUTH-2), uploads (P-6)')
     parser.add_argument('--pdf-repeats', type=int, default=2,
                         help='runs of each PDF, the fastest kept (default 2)')
+    parser.add_argument('--upload-mib', type=int, default=1024,
+                        help='size of the uploaded file in MiB (default 1024, the goal\'s 1 GiB)')
+    parser.add_argument('--upload-rounds', type=int, default=2,
+                        help='rounds of tus and form uploads, ABBA (default 2)')
     parser.add_argument('--quick', action='store_true', help='short runs, for trying the bench')
     parser.add_argument('--keep', action='store_true', help='keep the temporary databases and PDFs')
     args = parser.parse_args(argv)
@@ -364,8 +455,11 @@ def main(argv=None):
     args.rounds = max(1, min(args.rounds, 20))
     args.threads = max(1, min(args.threads, 32))
     args.pdf_repeats = max(1, min(args.pdf_repeats, 5))
+    args.upload_mib = max(1, min(args.upload_mib, 4096))
+    args.upload_rounds = max(1, min(args.upload_rounds, 4))
     if args.quick:
         args.seconds, args.rounds, args.warmup, args.pdf_repeats = 2.0, 2, 0.25, 1
+        args.upload_mib, args.upload_rounds = min(args.upload_mib, 128), 1
     sections = {s.strip() for s in args.only.split(',') if s.strip()}
 
     report = Report()
@@ -403,6 +497,12 @@ def main(argv=None):
             report()
             report('== Sign-in with argon2id against a plain page (in-process, production parameters) ==')
             signin_benchmarks(report, tmp)
+        if 'uploads' in sections:
+            report()
+            report(f'== P-6: uploading a {args.upload_mib} MiB file (tus, the plain form) against a disk copy ==')
+            section = time.perf_counter()
+            uploads_benchmarks(report, tmp, args)
+            report(f'(uploads section {time.perf_counter() - section:.0f} s)')
     finally:
         if args.keep:
             report(f'(kept {tmp})')
