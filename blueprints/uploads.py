@@ -15,7 +15,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    url_for)
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import validate_csrf
-from werkzeug.exceptions import ClientDisconnected
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from wtforms import ValidationError
 
@@ -293,12 +293,14 @@ def streamed_upload(sheet, entry):
                         raise DomainError('too_large')
             elif isinstance(event, Epilogue):
                 break
-    except (DomainError, ClientDisconnected, ValueError) as error:
+    except (DomainError, ClientDisconnected, RequestEntityTooLarge, ValueError) as error:
         if handle:
             handle.close()
         if upload is not None:
             CandidateFile.delete().where(CandidateFile.id == upload.id).execute()
             store().discard(upload)
+        if isinstance(error, RequestEntityTooLarge):
+            raise DomainError('too_large')
         raise error if isinstance(error, DomainError) else DomainError('bad_form')
     if upload is None:
         check_token(fields)
