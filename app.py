@@ -6,7 +6,7 @@ import blueprints
 import cli
 import jobs
 from blueprints import (account_admin, auth, centre_profile, centres, helpline, home, impersonation,
-                        internal_assessment, outbox, reports, samples)
+                        internal_assessment, outbox, reports, samples, uploads)
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from blueprints import moderation
 from storage import bind_database, close_database, open_database
@@ -37,6 +37,8 @@ def create_app(test_config=None):
     app.register_blueprint(home.bp)
     app.register_blueprint(internal_assessment.bp)
     app.register_blueprint(samples.bp)
+    app.register_blueprint(uploads.bp)
+    uploads.init_app(app)
     app.register_blueprint(reports.bp)
     app.register_blueprint(centre_profile.bp)
     app.register_blueprint(helpline.bp)

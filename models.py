@@ -419,15 +419,30 @@ class ModeratorAssignment(BaseModel):
         indexes = ((('centre', 'unit'), True),)
 
 
+FILE_STATES = ('uploading', 'checking', 'available', 'refused')
+
+
 class CandidateFile(BaseModel):
+    """Work uploaded for a sampled candidate of an e-submission unit (SPEC
+    2, 3.6): received in pieces (tus or one form post) under a random key,
+    checked by a job, then kept under the board's name for it."""
     entry = ForeignKeyField(Entry, backref='files', on_delete='RESTRICT')
-    original_name = CharField(max_length=255)
-    stored_name = CharField(max_length=255, unique=True)
-    size = IntegerField()
-    sha256 = CharField(max_length=64)
-    new_version = BooleanField(default=False)  # uploaded after the deadline
+    centre = ForeignKeyField(Centre, on_delete='RESTRICT')  # copied from the entry: one indexed filter
     uploaded_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    upload_key = CharField(max_length=64, unique=True)  # the id in upload URLs: random, never sequential
+    original_name = CharField(max_length=255)           # shown, never used as a path
+    stored_name = CharField(max_length=255, unique=True)
+    length = BigIntegerField()                          # declared at the start
+    received = BigIntegerField(default=0)
+    sha256 = CharField(max_length=64, default='')
+    mime = CharField(max_length=100, default='')
+    state = CharField(max_length=20, default='uploading', constraints=[
+        Check("state IN ('uploading', 'checking', 'available', 'refused')")])
+    problem = CharField(max_length=40, default='')      # why it was refused
+    scanned = BooleanField(default=False)               # by a virus scanner; never "clean" without one
+    new_version = BooleanField(default=False)           # uploaded after the deadline
     uploaded_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
 
 
 class ExplanatoryNote(BaseModel):
@@ -987,6 +1002,13 @@ class Marksheet:
                     self._save(entry_id, value, score, version, actor, acting_for)
                     saved += 1
             return saved
+
+    def sampled_entries(self):
+        """The sample's entries with their candidates, in candidate-number order."""
+        return list(self.entries().select(Entry, Candidate, SampleMember)
+                    .join(Candidate).switch(Entry).join(SampleMember, attr='member')
+                    .where(SampleMember.work_missing == False)  # noqa: E712
+                    .order_by(Candidate.number))
 
     def ranked_outcomes(self):
         """Entries with an outcome other than Absent, best first; ties in

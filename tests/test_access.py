@@ -1,16 +1,17 @@
 """Deny by default (QUALITY AC-1, AC-2): every route in app.url_map, as every
 role and as another centre. Nothing answers 500; nothing leaks across centres."""
 import json
+import os
 
 import pytest
 
-from models import Account, Job, Outbox, Request, db
+from models import Account, CandidateFile, Job, Outbox, Request, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
          'other_admin', 'other_teacher', 'moderator', 'other_moderator', 'staff', 'deactivated']
 PUBLIC = {'auth.login', 'auth.logout', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static',
           'auth.sign_in_code', 'auth.reset', 'auth.welcome'}
-CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.')
+CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.', 'uploads.')
 
 
 @pytest.fixture
@@ -32,6 +33,13 @@ def routes(app, world, job):
         values['request_id'] = Request.create(kind='eo_change', centre=world.centre.id, details=json.dumps(
             {'route': 'portal', 'new_name': 'A New Officer', 'new_email': 'new.eo@example.org'})).id
     values['account_id'] = world.teacher.id  # Account Admin: a user of centre 68999
+    with db.connection_context():  # a file of centre 68999's unit, on disk
+        upload = CandidateFile.create(entry=world.entries[0].id, centre=world.centre.id, uploaded_by=world.teacher.id,
+                                      upload_key='k' * 20, original_name='a.txt', stored_name='68999_3001_001.txt',
+                                      length=1, received=1, state='available')
+    os.makedirs(app.config['FILES_DIR'], exist_ok=True)
+    open(os.path.join(app.config['FILES_DIR'], upload.stored_name), 'w').write('a')
+    values['file_id'], values['key'] = upload.id, upload.upload_key
     values['centre_id'] = world.centre.id
     for rule in app.url_map.iter_rules():
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
@@ -108,9 +116,9 @@ def expected(role, rule):
             return 'denied'
         if role == 'teacher_one_unit':  # world.unit is not one of its units
             return 'open' if rule.endpoint in ('internal_assessment.overview', 'internal_assessment.guide',
-                                               'reports.index') else 'denied'
+                                               'reports.index', 'uploads.tus_create') else 'denied'
         if role in ('other_admin', 'other_teacher'):  # their own marksheet of the same unit, but not our ids
-            return 'denied' if {'entry_id', 'job_id'} & set(rule.arguments) else 'open'
+            return 'denied' if {'entry_id', 'job_id', 'file_id'} & set(rule.arguments) else 'open'
     return 'open'
 
 
