@@ -230,7 +230,7 @@ def acting_ids():
 # printing a report (it changes nothing of the centre's; it counts against
 # the staff member's own report limit).
 IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language',
-                          'reports.print_report'}
+                          'reports.print_report', 'moderation.print_result'}
 # Never, even with changes on: accounts, passwords, e-mail addresses, grants, the second factor.
 NEVER_WHILE_ACTING = ('account_admin.', 'centre_profile.', 'auth.')
 WRITTEN_REQUEST_TO_SUBMIT = 'asked_in_writing'

@@ -16,11 +16,14 @@ from flask_login import current_user
 import access
 import jobs
 import moderation
+import uploads
 from access import internal_assessment_required, roles_required
 from blueprints import AUDIT_WORDS, message_for, public_url, render
 from extensions import htmx
 from jobs import emails, reports
-from models import Account, DomainError, Job, ModeratorReport, lock_marksheet, writing
+from blueprints.uploads import send_candidate_file
+from models import (Account, CandidateFile, DomainError, Entry, Job, Marksheet, ModeratorReport, lock_marksheet,
+                    writing)
 
 bp = Blueprint('moderation', __name__)
 moderator_required = roles_required('moderator')
@@ -157,6 +160,7 @@ def unit(centre_id, unit_id):
     context = {'assignment': assignment, 'centre': assignment.centre, 'unit': assignment.unit,
                'submission': submission, 'state': moderation.state(assignment), 'labels': STATE_LABELS}
     if submission is not None:  # never the centre's outcomes before it submits
+        context.update(files=uploads.files_of(Marksheet(assignment.centre, assignment.unit)))
         context.update(rows=moderation.candidates(assignment), sample=moderation.sample(assignment),
                        errors=moderation.clerical_errors(assignment), report=moderation.report_of(assignment),
                        further=moderation.further_samples(assignment))
@@ -181,6 +185,21 @@ def tell_centre(assignment):
                             link=public_url('internal_assessment.marksheet', unit_id=assignment.unit_id,
                                             show='samples'))
     return tell
+
+
+@bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/files/<int:file_id>')
+@moderator_required
+def candidate_file(centre_id, unit_id, file_id):
+    """One of the centre's files for this unit, after submission only."""
+    assignment = assignment_for(centre_id, unit_id)
+    if moderation.submission(assignment) is None:
+        abort(404)
+    upload = (CandidateFile.select(CandidateFile).join(Entry)
+              .where(CandidateFile.id == file_id, CandidateFile.centre == assignment.centre_id,
+                     Entry.unit == assignment.unit_id).get_or_none())
+    if upload is None:
+        abort(404)
+    return send_candidate_file(upload)
 
 
 @bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/further-sample', methods=['GET', 'POST'])

@@ -337,7 +337,11 @@ def file_of(sheet, file_id):
 @internal_assessment_required
 def download(unit_id, file_id):
     """Always an attachment, with nosniff: an uploaded page never renders."""
-    upload = file_of(marksheet_for(unit_id), file_id)
+    return send_candidate_file(file_of(marksheet_for(unit_id), file_id))
+
+
+def send_candidate_file(upload):
+    """An available file as an attachment: a signed link (S3) or streamed."""
     if upload.state != 'available':
         abort(404)
     files = store()

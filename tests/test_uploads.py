@@ -300,3 +300,21 @@ def test_storage_on_a_real_s3_server_with_short_lived_signed_links(app, submitte
     client.post(f'/internal-assessment/{submitted.unit.id}/files/{upload.id}/delete')
     assert files() == []
     assert 'Contents' not in s3.list_objects_v2(Bucket=config['S3_BUCKET'])
+
+
+def test_up2_the_assigned_moderator_downloads_the_work(app, submitted, as_):
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'The essay.', 'essay.docx')
+    (upload,) = files()
+    moderator = as_('moderator')
+    page = moderator.get(f'/moderation/centres/{submitted.centre.id}/units/{submitted.unit.id}').get_data(as_text=True)
+    assert 'essay.docx' in page and 'available, not scanned' in page
+    response = moderator.get(f'/moderation/centres/{submitted.centre.id}/units/{submitted.unit.id}/files/{upload.id}')
+    assert response.status_code == 200 and response.data == b'The essay.'
+    assert response.headers['Content-Disposition'].startswith('attachment;')
+    # by another unit's address, or another centre's: not found
+    assert moderator.get(f'/moderation/centres/{submitted.centre.id}/units/{submitted.other_unit.id}'
+                         f'/files/{upload.id}').status_code == 404
+    assert moderator.get(f'/moderation/centres/{submitted.other_centre.id}/units/{submitted.unit.id}'
+                         f'/files/{upload.id}').status_code == 404
