@@ -446,13 +446,18 @@ class CandidateFile(BaseModel):
 
 
 class ExplanatoryNote(BaseModel):
+    """The centre's explanatory note for the moderator on a unit (SPEC 2,
+    3.6), typed in the upload panel; one per centre and unit, changes audited."""
+    MAX_LENGTH = 10000
+
     centre = ForeignKeyField(Centre, on_delete='CASCADE')
     unit = ForeignKeyField(Unit, on_delete='CASCADE')
-    original_name = CharField(max_length=255)
-    stored_name = CharField(max_length=255, unique=True)
-    size = IntegerField()
-    uploaded_by = ForeignKeyField(Account, on_delete='RESTRICT')
-    uploaded_at = DateTimeField(default=utcnow)
+    text = TextField(default='')
+    written_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    written_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((('centre', 'unit'), True),)
 
 
 class ModeratorReport(BaseModel):

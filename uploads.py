@@ -18,7 +18,8 @@ import os
 import re
 import secrets
 
-from models import CandidateFile, DomainError, Entry, SampleMember, Submission, db, utcnow, writing
+from models import (AuditLog, CandidateFile, DomainError, Entry, ExplanatoryNote, SampleMember, Submission, db,
+                    utcnow, writing)
 
 BLOCK = 1024 * 1024
 
@@ -308,6 +309,33 @@ def delete(store, upload, sheet):
     with db.atomic():
         CandidateFile.delete().where(CandidateFile.id == upload.id).execute()
     store.discard(upload)
+
+
+def note_of(sheet):
+    return ExplanatoryNote.get_or_none(ExplanatoryNote.centre == sheet.centre, ExplanatoryNote.unit == sheet.unit)
+
+
+def save_note(sheet, text, actor, acting_for=None):
+    """The centre's explanatory note for the moderator: written or changed
+    (an empty one is removed), audited with before and after."""
+    text = (text or '').replace('\r\n', '\n').strip()
+    if len(text) > ExplanatoryNote.MAX_LENGTH:
+        raise DomainError('note_too_long', maximum=ExplanatoryNote.MAX_LENGTH)
+    with writing():
+        note = note_of(sheet)
+        before = note.text if note else ''
+        if text == before:
+            return False
+        if not text:
+            note.delete_instance()
+        elif note:
+            ExplanatoryNote.update(text=text, written_by=acting_for or actor, written_at=utcnow()).where(
+                ExplanatoryNote.id == note.id).execute()
+        else:
+            ExplanatoryNote.create(centre=sheet.centre, unit=sheet.unit, text=text, written_by=acting_for or actor)
+        AuditLog.record(actor, 'note.save', f'unit:{sheet.unit.id}', before=before, after=text,
+                        centre=sheet.centre, acting_for=acting_for)
+    return True
 
 
 def files_of(sheet):

@@ -134,6 +134,7 @@ AUDIT_WORDS = {
     'impersonation.end': _l('The helpline\'s time acting for the centre ended'),
     'impersonation.submit_asked_in_writing': _l('The helpline submitted at the centre\'s written request'),
     'request.take': _l('Request taken by a member of the helpline'),
+    'note.save': _l('Explanatory note for the moderator saved'),
     'outcome.amend': _l('Outcome amended by the board'),
     'outcome_amendment.request': _l('Outcome amendment asked for'),
     'outcome_amendment.reject': _l('Outcome amendment refused'),

@@ -160,7 +160,8 @@ def unit(centre_id, unit_id):
     context = {'assignment': assignment, 'centre': assignment.centre, 'unit': assignment.unit,
                'submission': submission, 'state': moderation.state(assignment), 'labels': STATE_LABELS}
     if submission is not None:  # never the centre's outcomes before it submits
-        context.update(files=uploads.files_of(Marksheet(assignment.centre, assignment.unit)))
+        sheet = Marksheet(assignment.centre, assignment.unit)
+        context.update(files=uploads.files_of(sheet), note=uploads.note_of(sheet))
         context.update(rows=moderation.candidates(assignment), sample=moderation.sample(assignment),
                        errors=moderation.clerical_errors(assignment), report=moderation.report_of(assignment),
                        further=moderation.further_samples(assignment))

@@ -44,6 +44,7 @@ PROBLEMS = {
                           'file instead; it is marked NEW/CORRECT VERSION.'),
     'no_file': _l('Choose a file to upload.'),
     'bad_form': _l('The upload form was not complete. Reload the page and try again.'),
+    'note_too_long': _l('The note is too long: use at most %(maximum)s characters. Nothing was saved.'),
 }
 STATUS = {'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
           'too_large': 413, 'offset_mismatch': 409, 'too_long': 413, 'checksum_mismatch': 460,
@@ -51,8 +52,8 @@ STATUS = {'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404
           'bad_form': 400}
 
 
-def problem_text(code):
-    return str(PROBLEMS[code]) % {'size': human_size(current_app.config['UPLOAD_MAX_BYTES'])}
+def problem_text(code, **params):
+    return str(PROBLEMS[code]) % dict(params, size=human_size(current_app.config['UPLOAD_MAX_BYTES']))
 
 
 def human_size(size):
@@ -319,6 +320,23 @@ def check_token(fields):
         validate_csrf(fields.get('csrf_token', b'').decode(errors='replace'))
     except ValidationError:
         abort(400)
+
+
+@bp.route('/<int:unit_id>/note', methods=['POST'])
+@internal_assessment_required
+def note(unit_id):
+    """The explanatory note for the moderator, typed; after submission."""
+    sheet = marksheet_for(unit_id)
+    if not sheet.unit.e_submission or sheet.submission() is None:
+        flash(problem_text('not_e_submission' if not sheet.unit.e_submission else 'upload_too_early'), 'error')
+        return back_to_samples(unit_id)
+    try:
+        saved = uploads.save_note(sheet, request.form.get('note', ''), *acting_ids())
+    except DomainError as error:
+        flash(problem_text(error.code, **error.params), 'error')
+        return back_to_samples(unit_id)
+    flash(_('The explanatory note has been saved: the moderator can read it.') if saved else _('Nothing has changed.'))
+    return back_to_samples(unit_id)
 
 
 # --- The files: download and delete --------------------------------------------

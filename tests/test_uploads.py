@@ -318,3 +318,22 @@ def test_up2_the_assigned_moderator_downloads_the_work(app, submitted, as_):
                          f'/files/{upload.id}').status_code == 404
     assert moderator.get(f'/moderation/centres/{submitted.other_centre.id}/units/{submitted.unit.id}'
                          f'/files/{upload.id}').status_code == 404
+
+
+def test_the_explanatory_note_reaches_the_moderator(app, submitted, as_):
+    from models import AuditLog, ExplanatoryNote
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    too_long = client.post(f'/internal-assessment/{submitted.unit.id}/note', data={'note': 'x' * 10001})
+    assert 'The note is too long' in client.get(too_long.location).get_data(as_text=True)
+    saved = client.post(f'/internal-assessment/{submitted.unit.id}/note',
+                        data={'note': 'Candidate 3002 worked <b>with</b> a scribe.'})
+    assert 'The explanatory note has been saved' in client.get(saved.location).get_data(as_text=True)
+    page = as_('moderator').get(f'/moderation/centres/{submitted.centre.id}/units/{submitted.unit.id}').get_data(as_text=True)
+    assert 'Candidate 3002 worked &lt;b&gt;with&lt;/b&gt; a scribe.' in page
+    other = as_('other_admin')
+    other.get(f'/internal-assessment/{submitted.unit.id}')
+    other.post(f'/internal-assessment/{submitted.unit.id}/note', data={'note': 'ours'})  # their own unit: not submitted
+    with db.connection_context():
+        assert [n.text for n in ExplanatoryNote.select()] == ['Candidate 3002 worked <b>with</b> a scribe.']
+        assert AuditLog.select().where(AuditLog.action == 'note.save').count() == 1
