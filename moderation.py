@@ -214,11 +214,7 @@ def request_further_sample(assignment, entry_ids, reason, due, moderator, tell=N
         wanted.add(int(text))
     sheet = marksheet(assignment)
     with sheet.changing():
-        if sheet.submission() is None:
-            raise DomainError('not_submitted')
-        report = report_of(assignment)
-        if report is not None and report.completed:
-            raise DomainError('report_completed')
+        still_open(sheet, assignment)
         if len(wanted) > sheet.counts()[1]:  # more than the marksheet has: some are not its rows
             raise DomainError('unknown_entry')
         if not wanted:
@@ -303,6 +299,17 @@ def clerical_errors_of_centre(centre_id):
 
 # --- The moderator report -----------------------------------------------------------
 
+def still_open(sheet, assignment):
+    """The unit's report (or None) while it can still be moderated: submitted,
+    and the report not completed. Raises DomainError otherwise."""
+    if sheet.submission() is None:
+        raise DomainError('not_submitted')
+    report = report_of(assignment)
+    if report is not None and report.completed:
+        raise DomainError('report_completed')
+    return report
+
+
 def report_of(assignment):
     return ModeratorReport.get_or_none(ModeratorReport.centre == assignment.centre_id,
                                        ModeratorReport.unit == assignment.unit_id)
@@ -316,11 +323,7 @@ def save_report(assignment, fields, moderator, complete=False):
     values = {name: (fields.get(name) or '').replace('\r\n', '\n').strip() for name in ModeratorReport.FIELDS}
     sheet = marksheet(assignment)
     with sheet.changing():
-        if sheet.submission() is None:
-            raise DomainError('not_submitted')
-        report = report_of(assignment)
-        if report is not None and report.completed:
-            raise DomainError('report_completed')
+        report = still_open(sheet, assignment)
         if any(len(value) > REPORT_FIELD_MAX for value in values.values()):
             raise DomainError('too_long', maximum=REPORT_FIELD_MAX)
         if complete:

@@ -4,7 +4,7 @@ the audit log. Acting as one of its accounts starts here."""
 import datetime
 
 from flask import Blueprint, abort, request
-from peewee import JOIN, fn
+from peewee import fn
 
 import impersonation
 from access import roles_required

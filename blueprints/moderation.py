@@ -9,7 +9,7 @@ whatever the ids, so no view can forget tenancy. The rules live in
 `moderation`; these views read forms and say what happened. Plain forms
 throughout: nothing here needs JavaScript.
 """
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 
@@ -19,15 +19,14 @@ import moderation
 import uploads
 from access import internal_assessment_required, roles_required
 from blueprints import AUDIT_WORDS, message_for, public_url, render
-from extensions import htmx
 from jobs import emails, reports
+from blueprints.reports import job_page
 from blueprints.uploads import send_candidate_file
 from models import (Account, CandidateFile, DomainError, Entry, Job, Marksheet, ModeratorReport, lock_marksheet,
                     writing)
 
 bp = Blueprint('moderation', __name__)
 moderator_required = roles_required('moderator')
-STOP_POLLING = 286  # htmx stops polling on this status
 
 STATE_LABELS = {
     'awaiting': _l('Awaiting centre'),
@@ -354,14 +353,7 @@ def print_result(unit_id):
 def result_job(job_id):
     """The PDF's progress; polled by htmx, which stops once it is done."""
     job, found = result_job_for(job_id)
-    stalled = job.stalled(current_app.config['JOB_STALE_SECONDS'])
-    expired = job.status == 'finished' and not reports.has_file(job)
-    done = job.status in ('finished', 'failed') or stalled
-    response = render('moderation/result_job.html', 'moderation/_job.html', job=job, report=found,
-                      unit=found.unit, stalled=stalled, expired=expired)
-    if done and htmx and request.headers.get(access.BACKGROUND_HEADER):
-        response.status_code = STOP_POLLING
-    return response
+    return job_page(job, 'moderation/result_job.html', 'moderation/_job.html', report=found, unit=found.unit)
 
 
 @bp.route('/internal-assessment/results/jobs/<int:job_id>/file')

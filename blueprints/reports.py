@@ -78,11 +78,16 @@ def job(job_id):
     """The report's progress; polled by htmx, which stops once it is done."""
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
+    return job_page(job, 'reports/job.html', 'reports/_job.html', unit=unit)
+
+
+def job_page(job, page, fragment, **context):
+    """A PDF job's progress page, or its fragment for htmx polling, which
+    stops once the job is done, stalled or its file expired."""
     stalled = job.stalled(current_app.config['JOB_STALE_SECONDS'])
     expired = job.status == 'finished' and not reports.has_file(job)  # cleaned up after REPORT_KEEP_HOURS
     done = job.status in ('finished', 'failed') or stalled
-    response = render('reports/job.html', 'reports/_job.html', job=job, unit=unit, stalled=stalled,
-                      expired=expired)
+    response = render(page, fragment, job=job, stalled=stalled, expired=expired, **context)
     if done and htmx and request.headers.get(access.BACKGROUND_HEADER):
         response.status_code = STOP_POLLING
     return response
