@@ -338,6 +338,14 @@ def save_note(sheet, text, actor, acting_for=None):
     return True
 
 
+def requests_of(sheet):
+    """The centre's file-deletion and opt-out requests for the unit, newest first."""
+    from models import Request
+    return list(Request.select().where(Request.centre == sheet.centre, Request.unit == sheet.unit,
+                                       Request.kind.in_(['file_deletion', 'e_submission_opt_out']))
+                .order_by(Request.created_at.desc()))
+
+
 def files_of(sheet):
     """{entry id: [files]} of a marksheet's sampled candidates, in one query."""
     out = {}

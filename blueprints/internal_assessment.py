@@ -59,12 +59,14 @@ def marksheet_page(sheet, options, errors=None, typed=None, status=200):
     done, total = sheet.counts()
     pages = 1 if not per_page else max(1, -(-matching // per_page))
     submission = sheet.submission()
-    sampled = files = note = None
-    if submission and sheet.unit.e_submission:  # IAMIS upload, below the marksheet (SPEC 3.6)
-        sampled, files, note = sheet.sampled_entries(), uploads.files_of(sheet), uploads.note_of(sheet)
+    sampled = files = note = asked = None
+    if sheet.unit.e_submission:  # IAMIS upload, below the marksheet (SPEC 3.6)
+        asked = uploads.requests_of(sheet)
+        if submission:
+            sampled, files, note = sheet.sampled_entries(), uploads.files_of(sheet), uploads.note_of(sheet)
     return render('internal_assessment/marksheet.html', sheet=sheet, unit=sheet.unit,
                   rows=rows, matching=matching, done=done, total=total, pages=pages,
-                  submission=submission, options=options, sampled=sampled, files=files, note=note,
+                  submission=submission, options=options, sampled=sampled, files=files, note=note, asked=asked,
                   errors=errors or {}, typed_values=typed or {}, status=status)
 
 

@@ -20,6 +20,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from wtforms import ValidationError
 
 import jobs
+import requests_queue
 import uploads
 from access import acting_ids, internal_assessment_required, marksheet_for
 from extensions import csrf
@@ -45,7 +46,12 @@ PROBLEMS = {
     'no_file': _l('Choose a file to upload.'),
     'bad_form': _l('The upload form was not complete. Reload the page and try again.'),
     'note_too_long': _l('The note is too long: use at most %(maximum)s characters. Nothing was saved.'),
+    'reason_missing': _l('Say why, in at most %(maximum)s characters: nothing has been sent to the board.'),
+    'request_waiting': _l('A request like this for this unit is already with the board: you will be e-mailed '
+                          'its decision.'),
 }
+CENTRE_REQUESTS = {'file-deletion': 'file_deletion', 'opt-out': 'e_submission_opt_out'}
+REASON_MAX = 1000
 STATUS = {'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
           'too_large': 413, 'offset_mismatch': 409, 'too_long': 413, 'checksum_mismatch': 460,
           'upload_busy': 423, 'upload_finished': 409, 'deadline_passed': 409, 'no_file': 422,
@@ -336,6 +342,30 @@ def note(unit_id):
         flash(problem_text(error.code, **error.params), 'error')
         return back_to_samples(unit_id)
     flash(_('The explanatory note has been saved: the moderator can read it.') if saved else _('Nothing has changed.'))
+    return back_to_samples(unit_id)
+
+
+@bp.route('/<int:unit_id>/requests/<any("file-deletion", "opt-out"):kind>', methods=['POST'])
+@internal_assessment_required
+def ask_the_board(unit_id, kind):
+    """The centre asks the board to delete a whole cohort's files uploaded
+    against the wrong unit (after submission), or to opt out of e-submission
+    for the unit, with its reason; the helpline decides and e-mails the centre."""
+    sheet = marksheet_for(unit_id)
+    kind = CENTRE_REQUESTS[kind]
+    if not sheet.unit.e_submission or (kind == 'file_deletion' and sheet.submission() is None):
+        abort(404)
+    reason = ' '.join((request.form.get('reason') or '').split())
+    if not reason or len(reason) > REASON_MAX:
+        flash(problem_text('reason_missing', maximum=REASON_MAX), 'error')
+        return back_to_samples(unit_id)
+    actor, acting_for = acting_ids()
+    try:
+        requests_queue.record_centre_request(kind, sheet.centre, sheet.unit, reason, acting_for or actor)
+    except DomainError as error:
+        flash(problem_text(error.code), 'error')
+        return back_to_samples(unit_id)
+    flash(_('Your request has been sent to the board. You will be e-mailed its decision.'))
     return back_to_samples(unit_id)
 
 

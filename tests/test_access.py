@@ -39,7 +39,7 @@ def routes(app, world, job):
                                       length=1, received=1, state='available')
     os.makedirs(app.config['FILES_DIR'], exist_ok=True)
     open(os.path.join(app.config['FILES_DIR'], upload.stored_name), 'w').write('a')
-    values['file_id'], values['key'] = upload.id, upload.upload_key
+    values['file_id'], values['key'], values['kind'] = upload.id, upload.upload_key, 'opt-out'
     values['centre_id'] = world.centre.id
     for rule in app.url_map.iter_rules():
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
@@ -95,6 +95,8 @@ def expected(role, rule):
         return 'open'
     if role in ('anonymous', 'deactivated'):  # a deactivated account's session is over
         return 'login'
+    if rule.endpoint == 'uploads.ask_the_board':  # world.unit does not need e-submission: 404 for everyone
+        return 'denied'
     if rule.endpoint == 'auth.enrol':  # the second factor: staff and moderators only
         return 'open' if role in ('staff', 'moderator') else 'denied'
     if rule.endpoint in ('impersonation.stop', 'impersonation.changes'):  # nobody is acting here

@@ -281,7 +281,8 @@ def test_imp3_the_banner_is_on_every_full_page(app, world, as_, who):
 def test_imp3_every_post_of_the_centre_screens_is_refused_while_read_only(app, world, as_):
     staff = acting(as_, world, 'admin')
     values = {'unit_id': world.unit.id, 'entry_id': world.entries[0].id, 'account_id': world.teacher.id,
-              'job_id': 1, 'request_id': 1, 'mail_id': 1, 'centre_id': world.centre.id, 'file_id': 1, 'key': 'k'}
+              'job_id': 1, 'request_id': 1, 'mail_id': 1, 'centre_id': world.centre.id, 'file_id': 1, 'key': 'k',
+              'kind': 'opt-out'}
     refused = 0
     for rule in app.url_map.iter_rules():
         if 'POST' not in rule.methods or rule.endpoint in access.IMPERSONATION_CONTROLS:

@@ -337,3 +337,31 @@ def test_the_explanatory_note_reaches_the_moderator(app, submitted, as_):
     with db.connection_context():
         assert [n.text for n in ExplanatoryNote.select()] == ['Candidate 3002 worked <b>with</b> a scribe.']
         assert AuditLog.select().where(AuditLog.action == 'note.save').count() == 1
+
+
+@pytest.mark.parametrize('kind, code', [('opt-out', 'e_submission_opt_out'), ('file-deletion', 'file_deletion')])
+def test_the_centre_asks_the_board_to_opt_out_or_delete_a_cohort(app, submitted, as_, kind, code):
+    from models import Request
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    empty = client.post(f'/internal-assessment/{submitted.unit.id}/requests/{kind}', data={'reason': '  '})
+    assert 'Say why' in client.get(empty.location).get_data(as_text=True)
+    asked = client.post(f'/internal-assessment/{submitted.unit.id}/requests/{kind}',
+                        data={'reason': 'We uploaded the Year 10 work against this unit.'})
+    page = client.get(asked.location).get_data(as_text=True)
+    assert 'Your request has been sent to the board' in page and 'waiting for the board' in page
+    again = client.post(f'/internal-assessment/{submitted.unit.id}/requests/{kind}', data={'reason': 'again'})
+    assert 'already with the board' in client.get(again.location).get_data(as_text=True)
+    with db.connection_context():
+        (req,) = Request.select().where(Request.kind == code)
+    assert (req.centre_id, req.unit_id, req.info['reason']) == (
+        submitted.centre.id, submitted.unit.id, 'We uploaded the Year 10 work against this unit.')
+    staff = as_('staff')  # the helpline sees it in its queue
+    assert 'We uploaded the Year 10 work' in staff.get(f'/helpline/requests/{req.id}').get_data(as_text=True)
+    other = as_('other_admin')  # another centre asks for itself, never for us
+    other.get(f'/internal-assessment/{submitted.unit.id}')
+    other.post(f'/internal-assessment/{submitted.unit.id}/requests/{kind}', data={'reason': 'x'})
+    with db.connection_context():
+        assert Request.select().where(Request.kind == code, Request.centre == submitted.centre.id).count() == 1
+        assert not Request.select().where(Request.kind == code, Request.centre == submitted.other_centre.id,
+                                          Request.status != 'pending').exists()
