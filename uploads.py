@@ -128,6 +128,10 @@ class Store:
         """A short-lived link to download from, or None: served by the app."""
         return None
 
+    def open(self, upload):
+        """The stored file, for reading."""
+        return open(self.final(upload), 'rb')
+
 
 class S3Store(Store):
     """Finished files in an S3-compatible bucket, shared by every web machine
@@ -158,6 +162,9 @@ class S3Store(Store):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.part(upload))
         self.client.delete_object(Bucket=self.bucket, Key=upload.stored_name)
+
+    def open(self, upload):
+        return contextlib.closing(self.client.get_object(Bucket=self.bucket, Key=upload.stored_name)['Body'])
 
     def signed_link(self, upload, download_name):
         return self.client.generate_presigned_url('get_object', ExpiresIn=self.LINK_SECONDS, Params={
@@ -357,6 +364,34 @@ def files_of(sheet):
 
 
 
+def zip_sample(store, sheet, path, progress=None):
+    """Every available file of the sample's candidates in one zip at `path`
+    (stored, not compressed: video and documents are compressed already),
+    written beside it and renamed: never half a zip. Returns how many files."""
+    import tempfile
+    import zipfile
+    members = {e.id for e in sheet.sampled_entries()}
+    uploads = [f for entry_id, fs in files_of(sheet).items() if entry_id in members
+               for f in fs if f.state == 'available']
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix='.part')
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for done, upload in enumerate(uploads, start=1):
+                with store.open(upload) as source, archive.open(upload.stored_name, 'w', force_zip64=True) as out:
+                    for block in iter(lambda: source.read(BLOCK), b''):
+                        out.write(block)
+                if progress:
+                    progress(done, len(uploads))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return len(uploads)
+
+
 def store_of(config):
     """S3 when a bucket is configured, else local folders."""
     if config.get('S3_BUCKET'):
@@ -376,6 +411,17 @@ def register_job():
             return
         address = current_app.config.get('CLAMD_ADDRESS')
         check(store_of(current_app.config), upload, clamd_scanner(address) if address else None)
+
+    @jobs.runner('sample_zip')
+    def sample_zip(job):
+        """The whole sample's files in one zip, for the moderator."""
+        from flask import current_app
+        from models import Centre, Job, Marksheet, Unit
+        sheet = Marksheet(Centre.get_by_id(job.centre_id), Unit.get_by_id(job.arguments['unit']))
+        path = os.path.join(current_app.config['REPORTS_DIR'], f'sample-{job.id}.zip')
+        zip_sample(store_of(current_app.config), sheet, path,
+                   lambda done, total: jobs.set_progress(job, 5 + int(90 * done / total)))
+        Job.update(result_path=path).where(Job.id == job.id).execute()
 
 
 register_job()

@@ -202,6 +202,48 @@ def candidate_file(centre_id, unit_id, file_id):
     return send_candidate_file(upload)
 
 
+@bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/zip', methods=['POST'])
+@moderator_required
+def sample_zip(centre_id, unit_id):
+    """DOWNLOAD THE WHOLE SAMPLE: a job builds one zip; its page shows progress."""
+    assignment = assignment_for(centre_id, unit_id)
+    if moderation.submission(assignment) is None:
+        abort(404)
+    with writing():
+        job = jobs.record('sample_zip', centre=assignment.centre_id, account=moderator().id,
+                          language=str(get_locale() or 'en'), unit=assignment.unit_id)
+    jobs.enqueue(job)
+    return redirect(url_for('.zip_job', job_id=job.id), 303)
+
+
+def zip_job_for(job_id):
+    """The signed-in moderator's zip job of a unit still assigned to them, or 404."""
+    job = Job.get_or_none(Job.id == job_id, Job.kind == 'sample_zip', Job.account == moderator().id)
+    if job is None:
+        abort(404)
+    return job, assignment_for(job.centre_id, job.arguments['unit'])
+
+
+@bp.route('/moderation/zips/<int:job_id>')
+@moderator_required
+def zip_job(job_id):
+    """The zip's progress; polled by htmx, which stops once it is done."""
+    job, assignment = zip_job_for(job_id)
+    return job_page(job, 'moderation/zip_job.html', 'moderation/_zip_job.html', assignment=assignment,
+                    centre=assignment.centre, unit=assignment.unit)
+
+
+@bp.route('/moderation/zips/<int:job_id>/file')
+@moderator_required
+def zip_file(job_id):
+    """The finished zip, as an attachment."""
+    job, assignment = zip_job_for(job_id)
+    if job.status != 'finished' or not reports.has_file(job):
+        abort(404)
+    name = f'sample-{assignment.centre.number}-{assignment.unit.code.replace("/", "-")}.zip'
+    return send_file(job.result_path, mimetype='application/zip', as_attachment=True, download_name=name)
+
+
 @bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/further-sample', methods=['GET', 'POST'])
 @moderator_required
 def further_sample(centre_id, unit_id):

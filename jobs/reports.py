@@ -97,8 +97,8 @@ def moderator_report(job):
 
 REUSE_HOURS = 1
 LIMIT_HOURS = 1
-REPORT_FILE = re.compile(r'(candidate|moderator)-report-\d+\.pdf|tmp\w+\.part')  # ours, finished or half-written
-REPORT_KINDS = ('candidate_report', 'moderator_report')  # PDFs on disk, counted against the hourly limit
+REPORT_FILE = re.compile(r'(candidate|moderator)-report-\d+\.pdf|sample-\d+\.zip|tmp\w+\.part')  # ours
+REPORT_KINDS = ('candidate_report', 'moderator_report', 'sample_zip')  # files on disk, counted and cleaned
 
 
 def report_args(sheet):

@@ -79,7 +79,9 @@ def expected_in_moderation(role, rule):
         return 'open' if role in ('admin', 'teacher') else 'denied'  # the report is 68999's, on world.unit
     if rule.endpoint == 'moderation.index':
         return 'open' if role in ('moderator', 'other_moderator') else 'denied'
-    if rule.endpoint == 'moderation.candidate_file':  # world.unit is not submitted: no file for anyone yet
+    if rule.endpoint in ('moderation.candidate_file', 'moderation.sample_zip'):  # world.unit is not submitted
+        return 'denied'
+    if rule.endpoint in ('moderation.zip_job', 'moderation.zip_file'):  # the fixture's job is not a zip of theirs
         return 'denied'
     # centre 68999's world.unit: assigned to world.moderator; another moderator's ids answer 404
     return 'open' if role == 'moderator' else 'denied'

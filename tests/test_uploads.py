@@ -365,3 +365,32 @@ def test_the_centre_asks_the_board_to_opt_out_or_delete_a_cohort(app, submitted,
         assert Request.select().where(Request.kind == code, Request.centre == submitted.centre.id).count() == 1
         assert not Request.select().where(Request.kind == code, Request.centre == submitted.other_centre.id,
                                           Request.status != 'pending').exists()
+
+
+def test_the_moderator_downloads_the_whole_sample_as_a_zip(app, submitted, as_):
+    import zipfile
+    client = as_('teacher')
+    client.get(f'/internal-assessment/{submitted.unit.id}?show=samples')
+    works = {}
+    for entry_id in submitted.sampled[:3]:
+        data = os.urandom(100 * 1024)
+        form_upload(client, submitted.unit.id, entry_id, data, 'work.bin')
+        works[files()[-1].stored_name] = data
+    moderator = as_('moderator')
+    unit_page = f'/moderation/centres/{submitted.centre.id}/units/{submitted.unit.id}'
+    assert 'DOWNLOAD THE WHOLE SAMPLE' in moderator.get(unit_page).get_data(as_text=True)
+    started = moderator.post(unit_page + '/zip')
+    assert started.status_code == 303
+    page = moderator.get(started.location).get_data(as_text=True)
+    assert 'The zip of the sample is ready.' in page
+    job_id = started.location.rstrip('/').rsplit('/', 1)[1]
+    response = moderator.get(f'/moderation/zips/{job_id}/file')
+    assert response.status_code == 200 and response.mimetype == 'application/zip'
+    assert response.headers['Content-Disposition'].startswith('attachment; filename=sample-68999-9611-L3.zip')
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert {name: archive.read(name) for name in archive.namelist()} == works
+    assert as_('teacher').get(f'/moderation/zips/{job_id}/file').status_code == 403  # not a moderator
+    with db.connection_context():  # a job of someone else's is not found
+        from models import Job
+        Job.update(account=submitted.staff.id).where(Job.id == int(job_id)).execute()
+    assert moderator.get(f'/moderation/zips/{job_id}/file').status_code == 404
