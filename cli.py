@@ -23,6 +23,8 @@ def init_app(app):
                 click.echo('database already has data: demo not loaded')
                 return
             demo_world.load(app.config['DEMO_PASSWORD'])
+            import uploads
+            demo_world.add_uploaded_work(uploads.store_of(app.config))
         click.echo(f'demo loaded: sign in as 68999JBR (teacher) or 68999 (exams officer) '
                    f'with password {app.config["DEMO_PASSWORD"]}; helpdesk1 and mod1 also need a code '
                    f'from an authenticator app with the key {demo_world.DEMO_TOTP_SECRET}, or from: '

@@ -153,3 +153,26 @@ def load(password):
         for c, units in ((centre, l3_units + ep_units + [spoken]), (castle, [l3_units[0]])):
             for unit in units:
                 ModeratorAssignment.create(centre=c, unit=unit, moderator=moderator)
+
+
+def add_uploaded_work(store):
+    """6052/E1 of centre 68999 submitted, with work uploaded for two sampled
+    candidates and an explanatory note, so that a new user sees the centre's
+    and the moderator's sides of e-submission at once (issue 8). `store` is
+    where files go (uploads.store_of(config))."""
+    import uploads
+    from models import Marksheet
+    centre = Centre.get(Centre.number == '68999')
+    sheet = Marksheet(centre, Unit.get(Unit.code == '6052/E1'))
+    teacher = Account.by_username('68999JBR')
+    sheet.submit(Account.by_username('68999'))
+    works = [('Reading log - autumn.txt', 'Reading log: three books read this term, with notes on each.\n'),
+             ('Presentation script.txt', 'Script of the presentation given to the class on 12 January.\n')]
+    for entry, (name, text) in zip(sheet.sampled_entries(), works):
+        data = text.encode()
+        upload = uploads.begin(sheet, entry, teacher, name, len(data))
+        with open(store.part(upload), 'wb') as out:
+            out.write(data)
+        upload.received = len(data)
+        uploads.check(store, upload)
+    uploads.save_note(sheet, 'Candidate 1501 read her presentation with a support assistant present.', teacher)

@@ -394,3 +394,16 @@ def test_the_moderator_downloads_the_whole_sample_as_a_zip(app, submitted, as_):
         from models import Job
         Job.update(account=submitted.staff.id).where(Job.id == int(job_id)).execute()
     assert moderator.get(f'/moderation/zips/{job_id}/file').status_code == 404
+
+
+def test_the_demo_has_a_submitted_e_submission_unit_with_work(app):
+    import demo
+    from models import ExplanatoryNote, Submission
+    with db.connection_context():
+        demo.load('Demo2017pass')
+        demo.add_uploaded_work(uploads.store_of(app.config))
+        (submission,) = Submission.select().join(Unit).where(Unit.code == '6052/E1')
+        stored = [f for f in CandidateFile.select() if f.state == 'available']
+        assert len(stored) == 2 and ExplanatoryNote.select().count() == 1
+    for upload in stored:
+        assert os.path.getsize(os.path.join(app.config['FILES_DIR'], upload.stored_name)) == upload.length
