@@ -234,6 +234,7 @@ IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.l
 # Never, even with changes on: accounts, passwords, e-mail addresses, grants, the second factor.
 NEVER_WHILE_ACTING = ('account_admin.', 'centre_profile.', 'auth.')
 WRITTEN_REQUEST_TO_SUBMIT = 'asked_in_writing'
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')  # every other method writes: POST, and tus's PATCH and DELETE
 
 
 def guard_impersonation():
@@ -249,7 +250,7 @@ def guard_impersonation():
                 'withdrawn.', username=state.get('username', ''),
                 minutes=int(impersonation.LIMIT.total_seconds() // 60)), 'error')
     state = getattr(current_user, 'acting', None)
-    if not state or request.method != 'POST' or request.endpoint in IMPERSONATION_CONTROLS:
+    if not state or request.method in SAFE_METHODS or request.endpoint in IMPERSONATION_CONTROLS:
         return None
     if (request.endpoint or '').startswith(NEVER_WHILE_ACTING):
         return refuse(_('The helpline cannot change accounts, passwords, e-mail addresses, permissions '

@@ -331,3 +331,21 @@ def test_the_console_finds_a_centre_and_shows_what_it_has(app, world, as_):
     assert 'Signed in' in page and '<td>68999</td>' in page  # the audit log, with who
     filtered = staff.get(f'/helpline/centres/{world.centre.id}?account={world.other_admin.id}&unit=abc&since=x')
     assert filtered.status_code == 200
+
+
+def test_imp2_read_only_refuses_tus_patch_and_delete_too(app, world, as_):
+    """Not only POST writes: a tus PATCH or DELETE on the account's upload is refused while read-only."""
+    from models import CandidateFile
+    with db.connection_context():
+        upload = CandidateFile.create(entry=world.entries[0].id, centre=world.centre.id, uploaded_by=world.teacher.id,
+                                      upload_key='teacher-upload-key', original_name='a.txt',
+                                      stored_name='68999_3001_001.txt', length=10)
+    staff = acting(as_, world)
+    headers = {'Tus-Resumable': '1.0.0', 'X-CSRFToken': staff.token, 'Upload-Offset': '0',
+               'Content-Type': 'application/offset+octet-stream'}
+    for method in ('PATCH', 'DELETE'):
+        response = staff.open(f'/internal-assessment/uploads/{upload.upload_key}', method=method, data=b'x' * 10,
+                              headers=headers)
+        assert response.status_code == 403, method
+    with db.connection_context():
+        assert CandidateFile.get_by_id(upload.id).received == 0
