@@ -22,6 +22,7 @@ from models import (AuditLog, CandidateFile, DomainError, Entry, ExplanatoryNote
                     utcnow, writing)
 
 BLOCK = 1024 * 1024
+UNFINISHED_MAX = 50  # uploads one account may have started and not finished
 
 
 def today():
@@ -67,6 +68,10 @@ def begin(sheet, entry, account, original_name, length):
     The stored name follows the board's rule: centre number, candidate
     number, a sequence, the extension; nothing of the original name."""
     with writing():
+        unfinished = CandidateFile.select().where(CandidateFile.uploaded_by == account,
+                                                  CandidateFile.state == 'uploading').count()
+        if unfinished >= UNFINISHED_MAX:
+            raise DomainError('too_many_unfinished', maximum=UNFINISHED_MAX)
         taken = CandidateFile.select().where(CandidateFile.entry == entry.id).count()
         stem = f'{sheet.centre.number}_{entry.candidate.number}'
         for sequence in range(taken + 1, taken + 1000):

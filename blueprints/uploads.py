@@ -46,13 +46,15 @@ PROBLEMS = {
     'no_file': _l('Choose a file to upload.'),
     'bad_form': _l('The upload form was not complete. Reload the page and try again.'),
     'note_too_long': _l('The note is too long: use at most %(maximum)s characters. Nothing was saved.'),
+    'too_many_unfinished': _l('You have %(maximum)s uploads that stopped part-way: carry on with them or '
+                              'delete them before starting more.'),
     'reason_missing': _l('Say why, in at most %(maximum)s characters: nothing has been sent to the board.'),
     'request_waiting': _l('A request like this for this unit is already with the board: you will be e-mailed '
                           'its decision.'),
 }
 CENTRE_REQUESTS = {'file-deletion': 'file_deletion', 'opt-out': 'e_submission_opt_out'}
 REASON_MAX = 1000
-STATUS = {'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
+STATUS = {'too_many_unfinished': 429, 'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
           'too_large': 413, 'offset_mismatch': 409, 'too_long': 413, 'checksum_mismatch': 460,
           'upload_busy': 423, 'upload_finished': 409, 'deadline_passed': 409, 'no_file': 422,
           'bad_form': 400}
@@ -96,8 +98,9 @@ def tus(status, **headers):
 def tus_refusal(error):
     """A refusal the client can act on: the status, and the words in a header."""
     response = tus(STATUS.get(error.code, 400))
-    response.headers['X-Portal-Message'] = quote(problem_text(error.code))  # as access.refuse does
-    response.set_data(problem_text(error.code))
+    words = problem_text(error.code, **error.params)
+    response.headers['X-Portal-Message'] = quote(words)  # as access.refuse does
+    response.set_data(words)
     return response
 
 
@@ -149,9 +152,9 @@ def tus_create():
     sheet = marksheet_for(unit_id)
     try:
         entry = uploads.check_may_upload(sheet, entry_id)
+        upload = start(sheet, entry, info.get('filename', ''), length)
     except DomainError as error:
         return tus_refusal(error)
-    upload = start(sheet, entry, info.get('filename', ''), length)
     if length == 0:
         finish(upload)
     return tus(201, Location=url_for('.tus_upload', key=upload.upload_key, _external=False), Upload_Offset=0)
@@ -254,7 +257,7 @@ def upload_form(unit_id, entry_id):
     except DomainError as error:
         if error.code == 'unknown_entry':
             abort(404)  # another centre's or unit's candidate (AC-2)
-        flash(problem_text(error.code), 'error')
+        flash(problem_text(error.code, **error.params), 'error')
         return back_to_samples(unit_id)
     finish(upload)
     flash(_('%(name)s received: it is being checked.', name=upload.original_name))

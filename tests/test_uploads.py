@@ -407,3 +407,16 @@ def test_the_demo_has_a_submitted_e_submission_unit_with_work(app):
         assert len(stored) == 2 and ExplanatoryNote.select().count() == 1
     for upload in stored:
         assert os.path.getsize(os.path.join(app.config['FILES_DIR'], upload.stored_name)) == upload.length
+
+
+def test_an_account_may_not_pile_up_unfinished_uploads(app, submitted, live, monkeypatch):
+    monkeypatch.setattr(uploads, 'UNFINISHED_MAX', 3)
+    http, token = signed_in(live, '68999JBR')
+    meta = ','.join(f'{k} {base64.b64encode(v.encode()).decode()}' for k, v in
+                    {'unit': str(submitted.unit.id), 'entry': str(submitted.sampled[0]), 'filename': 'a.mp4'}.items())
+    headers = {'X-CSRFToken': token, 'Tus-Resumable': '1.0.0', 'Upload-Length': '1000', 'Upload-Metadata': meta}
+    for _ in range(3):
+        assert http.post(f'{live}/internal-assessment/uploads', headers=headers).status_code == 201
+    refused = http.post(f'{live}/internal-assessment/uploads', headers=headers)
+    assert refused.status_code == 429 and 'stopped part-way' in refused.text
+    assert len(files()) == 3
