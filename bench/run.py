@@ -408,6 +408,8 @@ def uploads_benchmarks(report, tmp, args):
                    f'server CPU {s_cpu * per_gib:.2f} s/GiB, client {s_client:.2f} s')
     report(f'(uploads: set-up and all in {figures["seconds"]:.0f} s; load average {loadavg()})')
 
+    uploads.zip_report(report, tmp)  # the moderator's whole-sample zip against `zip`
+
 
 # --- main -----------------------------------------------------------------------------
 

@@ -550,3 +550,191 @@ def run(tmp, size, rounds=2):
         shutil.rmtree(files_dir, ignore_errors=True)
     return {'size': size, 'copies': copies, 'runs': runs, 'made_in': made_in,
             'in_process': inside, 'sink': floor, 'seconds': time.perf_counter() - began}
+
+
+# --- the whole sample as one zip, against Info-ZIP's `zip` ---------------------------
+
+ZIP_UNIT_CODE = '9613/L3'  # 144 outcomes entered for centre 68999 in the demo: a sample of 20
+ZIP_FILES = 20
+ZIP_FILE_MIB = 10
+
+
+def zip_world(tmp, file_mib=ZIP_FILE_MIB):
+    """A fresh demo database where 9613/L3 is an e-submission unit, submitted
+    for centre 68999 (a sample of 20), and every sampled candidate has one
+    available file of `file_mib` MiB of os.urandom, put in place as demo.py's
+    add_uploaded_work does (begin, the part written and fsynced, check).
+    Returns (app, centre id, unit id, {stored name: (bytes, crc32)})."""
+    import zlib
+
+    import uploads as portal_uploads
+    from models import Account, Centre, Marksheet, Unit, db
+    app = world.demo_database(os.path.join(tmp, 'zip.db'), REDIS_URL=None, S3_BUCKET=None, CLAMD_ADDRESS=None,
+                              UPLOADS_DIR=os.path.join(tmp, 'zip-parts'),
+                              FILES_DIR=os.path.join(tmp, 'zip-files'),
+                              REPORTS_DIR=os.path.join(tmp, 'zip-reports'))
+    expected = {}
+    with app.app_context(), db.connection_context():
+        centre = Centre.get(Centre.number == CENTRE)
+        unit = Unit.get(Unit.code == ZIP_UNIT_CODE)
+        Unit.update(e_submission=True).where(Unit.id == unit.id).execute()
+        unit = Unit.get_by_id(unit.id)
+        sheet = Marksheet(centre, unit)
+        sheet.submit(Account.by_username(CENTRE))
+        teacher = Account.by_username(USERNAME)
+        store = portal_uploads.store_of(app.config)
+        for number, entry in enumerate(sheet.sampled_entries(), start=1):
+            size = file_mib * MIB
+            upload = portal_uploads.begin(sheet, entry, teacher, f'work {number}.bin', size)
+            crc = 0
+            with open(store.part(upload), 'wb') as out:
+                for _block in range(file_mib):
+                    block = os.urandom(MIB)
+                    crc = zlib.crc32(block, crc)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())  # no write-back falls on the timings
+            upload.received = size
+            portal_uploads.check(store, upload)
+            expected[upload.stored_name] = (size, crc)
+        centre_id, unit_id = centre.id, unit.id
+    db.close()
+    return app, centre_id, unit_id, expected
+
+
+def zip_members(path):
+    """{name: (bytes, crc32)} of a zip's members, from its central directory."""
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: (info.file_size, info.CRC) for info in archive.infolist()
+                if info.compress_type == zipfile.ZIP_STORED}, len(archive.infolist())
+
+
+def children_cpu():
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def zip_sample_run(tmp, file_mib=ZIP_FILE_MIB, rounds=3):
+    """uploads.zip_sample() in-process against `zip -0 -q` on the same files,
+    `rounds` of each in ABBA order, the output deleted after every run.
+    Returns a dict of figures; every output's members are checked (names,
+    sizes, CRC-32) against the files. Then, once, `cat` of the same files
+    into one file: the bytes copied with no zip at all."""
+    import subprocess
+
+    import uploads as portal_uploads
+    from models import Centre, Marksheet, Unit, db
+    began = time.perf_counter()
+    app, centre_id, unit_id, expected = zip_world(tmp, file_mib)
+    built = time.perf_counter() - began
+    files_dir = app.config['FILES_DIR']
+    out_dir = os.path.join(tmp, 'zip-out')
+    os.makedirs(out_dir, exist_ok=True)
+    zip_command = shutil.which('zip')
+    runs = {'zip_sample': [], 'zip': []}
+    problems = [] if len(expected) == ZIP_FILES else [f'the sample has {len(expected)} members, not {ZIP_FILES}']
+    with app.app_context(), db.connection_context():
+        sheet = Marksheet(Centre.get_by_id(centre_id), Unit.get_by_id(unit_id))
+        store = portal_uploads.store_of(app.config)
+        names = [f.stored_name for fs in portal_uploads.files_of(sheet).values() for f in fs]
+
+        def product(path):
+            done = []
+            cpu0, start = time.process_time(), time.perf_counter()
+            count = portal_uploads.zip_sample(store, sheet, path, lambda d, total: done.append(d))
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+            if count != len(expected) or len(done) != count:
+                problems.append(f'zip_sample returned {count} and reported progress {len(done)} times '
+                                f'for {len(expected)} files')
+            return wall, cpu
+
+        def info_zip(path):
+            cpu0, start = children_cpu(), time.perf_counter()
+            subprocess.run([zip_command, '-0', '-q', path, *names], cwd=files_dir, check=True)
+            return time.perf_counter() - start, children_cpu() - cpu0
+
+        order = [key for turn in range(rounds)
+                 for key in (('zip_sample', 'zip') if turn % 2 == 0 else ('zip', 'zip_sample'))]
+        if zip_command is None:
+            order = [key for key in order if key == 'zip_sample']
+            problems.append('no `zip` command (Debian package zip): only zip_sample was timed')
+        for number, key in enumerate(order):
+            path = os.path.join(out_dir, f'{key}-{number}.zip')
+            wall, cpu = (product if key == 'zip_sample' else info_zip)(path)
+            members, count = zip_members(path)
+            size = os.path.getsize(path)
+            if members != expected or count != len(expected):
+                problems.append(f'{key} run {number + 1}: members differ from the files '
+                                f'({count} members, {len(set(members) & set(expected))} of '
+                                f'{len(expected)} names right, sizes and CRC-32 '
+                                f'{"equal" if members == expected else "not all equal"})')
+            runs[key].append((wall, cpu, size, members == expected))
+            os.unlink(path)  # its dirty pages go with it, before the next run
+        # The floor: the same bytes concatenated into one file, no zip at all.
+        path = os.path.join(out_dir, 'cat.bin')
+        cpu0, start = children_cpu(), time.perf_counter()
+        with open(path, 'wb') as out:
+            subprocess.run(['cat', *names], cwd=files_dir, stdout=out, check=True)
+        floor = (time.perf_counter() - start, children_cpu() - cpu0)
+        os.unlink(path)
+    db.close()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    for folder in ('zip-parts', 'zip-files', 'zip-reports'):
+        shutil.rmtree(os.path.join(tmp, folder), ignore_errors=True)
+    return {'files': len(expected), 'bytes': sum(s for s, _crc in expected.values()), 'runs': runs,
+            'floor': floor, 'problems': problems, 'built': built, 'zip_version': zip_version(zip_command),
+            'seconds': time.perf_counter() - began}
+
+
+def zip_version(command):
+    import subprocess
+    if not command:
+        return None
+    try:
+        text = subprocess.run([command, '-v'], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return '?'
+    for line in text.splitlines():
+        if line.startswith('This is Zip'):
+            return line.split(',')[0].replace('This is ', '')
+    return '?'
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def zip_report(report, tmp, rounds=3):
+    """The zip figure, printed with `report` (bench/run.py's uploads section)."""
+    figures = zip_sample_run(tmp, rounds=rounds)
+    runs, files, mib = figures['runs'], figures['files'], figures['bytes'] / MIB
+    report()
+    report(f'ZIP  the whole sample as one zip: unit {ZIP_UNIT_CODE} of centre {CENTRE} made e-submission and '
+           f'submitted (sample of {files}), one file of {ZIP_FILE_MIB} MiB of os.urandom per sampled candidate '
+           f'({mib:.0f} MiB in all, fsynced, in the page cache); uploads.zip_sample() in-process against '
+           f'`zip -0 -q` ({figures["zip_version"] or "missing"}) on the same files, {rounds} round(s) in ABBA '
+           f'order, each output deleted before the next (set-up {figures["built"]:.1f} s)')
+    for key, label in (('zip_sample', 'uploads.zip_sample()'), ('zip', 'zip -0 -q')):
+        if not runs[key]:
+            continue
+        walls = [wall for wall, _cpu, _size, _ok in runs[key]]
+        report(f'  {label:<22} ' + ', '.join(f'{wall:.3f} s' for wall in walls)
+               + f'; median {median(walls):.3f} s ({mib / median(walls):.0f} MiB/s), CPU '
+               + '/'.join(f'{cpu:.2f}' for _wall, cpu, _size, _ok in runs[key]) + ' s; zip of '
+               + f'{runs[key][0][2]:,} bytes; members = the files (names, sizes, CRC-32): '
+               + ('yes' if all(ok for _wall, _cpu, _size, ok in runs[key]) else 'NO'))
+    floor_wall, floor_cpu = figures['floor']
+    report(f'  {"cat, no zip at all":<22} {floor_wall:.3f} s ({mib / floor_wall:.0f} MiB/s), CPU {floor_cpu:.2f} s '
+           f'(once, after the rest)')
+    for problem in figures['problems']:
+        report(f'  !! {problem}')
+    if runs['zip_sample'] and runs['zip']:
+        ours = median([wall for wall, _cpu, _size, _ok in runs['zip_sample']])
+        theirs = median([wall for wall, _cpu, _size, _ok in runs['zip']])
+        report(f'ZIP  zip of a {files}-candidate sample ÷ `zip` of the same files   ratio {ours / theirs:.2f}   '
+               f'({ours:.3f} s vs {theirs:.3f} s, medians; below 1 is faster than zip)   no goal set')
+    report(f'(zip: {figures["seconds"]:.0f} s in all)')
