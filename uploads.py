@@ -385,7 +385,9 @@ def zip_sample(store, sheet, path, progress=None):
     try:
         with zipfile.ZipFile(temporary, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
             for done, upload in enumerate(uploads, start=1):
-                with store.open(upload) as source, archive.open(upload.stored_name, 'w', force_zip64=True) as out:
+                member = zipfile.ZipInfo(upload.stored_name, date_time=upload.uploaded_at.timetuple()[:6])
+                member.external_attr = 0o644 << 16  # readable by whoever unpacks it, dated when it was uploaded
+                with store.open(upload) as source, archive.open(member, 'w', force_zip64=True) as out:
                     for block in iter(lambda: source.read(BLOCK), b''):
                         out.write(block)
                 if progress:
