@@ -1009,9 +1009,11 @@ class Marksheet:
             return saved
 
     def sampled_entries(self):
-        """The sample's entries with their candidates, in candidate-number order."""
-        return list(self.entries().select(Entry, Candidate, SampleMember)
+        """The sample's entries with their candidates and any further sample
+        that asked for them, in candidate-number order."""
+        return list(self.entries().select(Entry, Candidate, SampleMember, FurtherSample)
                     .join(Candidate).switch(Entry).join(SampleMember, attr='member')
+                    .join(FurtherSample, JOIN.LEFT_OUTER, attr='further_sample')
                     .where(SampleMember.work_missing == False)  # noqa: E712
                     .order_by(Candidate.number))
 

@@ -46,8 +46,25 @@ def check_may_upload(sheet, entry_id):
     return entry
 
 
-def after_deadline(unit):
-    return unit.deadline is not None and today() > unit.deadline
+def deadline_for(unit, member=None):
+    """The last day files can be deleted: the unit's deadline, or a further
+    sample's due date when the moderator asked for the work later."""
+    further = member.further_sample if member is not None and member.further_sample_id else None
+    days = [day for day in (unit.deadline, further.due if further else None) if day]
+    return max(days) if days else None
+
+
+def member_of(entry_id):
+    from models import FurtherSample
+    from peewee import JOIN
+    return (SampleMember.select(SampleMember, FurtherSample)
+            .join(FurtherSample, JOIN.LEFT_OUTER, attr='further_sample')
+            .where(SampleMember.entry == entry_id).first())
+
+
+def after_deadline(unit, member=None):
+    deadline = deadline_for(unit, member)
+    return deadline is not None and today() > deadline
 
 
 def extension(name):
@@ -81,7 +98,7 @@ def begin(sheet, entry, account, original_name, length):
         upload = CandidateFile.create(entry=entry.id, centre=sheet.centre.id, uploaded_by=account,
                                       upload_key=secrets.token_urlsafe(24), stored_name=stored,
                                       original_name=display_name(original_name), length=length,
-                                      new_version=after_deadline(sheet.unit))
+                                      new_version=after_deadline(sheet.unit, member_of(entry.id)))
     return upload
 
 
@@ -316,7 +333,7 @@ def refuse(store, upload, problem, **fields):
 def delete(store, upload, sheet):
     """Delete a file until the unit's deadline, never after (in the server);
     an upload that stopped part-way can always be given up."""
-    if upload.state != 'uploading' and after_deadline(sheet.unit):
+    if upload.state != 'uploading' and after_deadline(sheet.unit, member_of(upload.entry_id)):
         raise DomainError('deadline_passed')
     with db.atomic():
         CandidateFile.delete().where(CandidateFile.id == upload.id).execute()

@@ -420,3 +420,24 @@ def test_an_account_may_not_pile_up_unfinished_uploads(app, submitted, live, mon
     refused = http.post(f'{live}/internal-assessment/uploads', headers=headers)
     assert refused.status_code == 429 and 'stopped part-way' in refused.text
     assert len(files()) == 3
+
+
+def test_work_for_a_further_sample_is_due_by_its_own_date(app, submitted, as_, monkeypatch):
+    from models import FurtherSample
+    due = submitted.unit.deadline + datetime.timedelta(days=30)
+    entry_id = submitted.unsampled[0]
+    with db.connection_context():
+        further = FurtherSample.create(centre=submitted.centre.id, unit=submitted.unit.id, moderator=submitted.moderator.id,
+                                       reason='To see the middle of the range', due=due)
+        SampleMember.create(entry=entry_id, reason='moderator', further_sample=further)
+    monkeypatch.setattr(uploads, 'today', lambda: submitted.unit.deadline + datetime.timedelta(days=1))
+    client = as_('teacher')
+    page = client.get(f'/internal-assessment/{submitted.unit.id}?show=samples').get_data(as_text=True)
+    assert f"work due by {due.strftime('%d/%m/%Y')}; the moderator asks because: To see the middle of the range" in page
+    form_upload(client, submitted.unit.id, entry_id, b'late but in time', 'work.txt')
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'after the deadline', 'late.txt')
+    further_file, late_file = files()
+    assert not further_file.new_version and late_file.new_version
+    client.post(f'/internal-assessment/{submitted.unit.id}/files/{further_file.id}/delete')
+    client.post(f'/internal-assessment/{submitted.unit.id}/files/{late_file.id}/delete')
+    assert [f.id for f in files()] == [late_file.id]  # the further sample's file could go; the late one cannot

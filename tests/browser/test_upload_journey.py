@@ -177,7 +177,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     expect(panel.locator('tbody tr')).to_have_count(6)
     expect(panel.locator('tbody tr td:first-child')).to_contain_text([number for _, number in sample])
     expect(panel.locator('ul.files')).to_have_text(['No files yet.'] * 6)
-    expect(panel).to_contain_text('Files can be deleted until 12/02/2021.')
+    expect(panel).to_contain_text('The deadline, 12/02/2021, has passed: files can no longer be deleted')
     snap(page, 'submitted-upload-panel')
     samples_url = page.url
     (first, _), (second, _), (third, _), (fourth, _), (fifth, _), _ = sample
@@ -330,7 +330,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     # 7. The deadline (12/02/2021) has passed: no Delete, and every file is
     # marked NEW/CORRECT VERSION.
     items = panel.locator('ul.files li')
-    expect(panel.get_by_role('button', name='Delete')).to_have_count(0)
+    expect(panel.get_by_role('button', name=re.compile(r'^Delete '))).to_have_count(0)
     expect(items).to_have_count(6)
     for entry_id in (first, second, third, fourth):
         expect(row(page, entry_id).locator('li strong')).to_have_text('NEW/CORRECT VERSION')
@@ -341,7 +341,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     # Delete next to each file, and a new file is not a NEW/CORRECT VERSION.
     monkeypatch.setattr(uploads, 'today', lambda: datetime.date(2021, 2, 1))
     page.reload()
-    expect(panel.get_by_role('button', name='Delete')).to_have_count(4)
+    expect(panel.get_by_role('button', name=re.compile(r'^Delete '))).to_have_count(4)
     early = random_file(tmp_path, 'Owain draft.bin', 300 * 1024)
     with page.expect_navigation():
         upload_with_js(page, fifth, early)
@@ -351,7 +351,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     snap(page, 'before-deadline-delete-offered')
     [early_file] = files_of(fifth)
     assert early_file.new_version is False and stored_path(portal, early_file).exists()
-    item.get_by_role('button', name='Delete').click()
+    item.get_by_role('button', name=re.compile(r'^Delete ')).click()
     page.wait_for_url(samples_url)
     expect(page.locator('p.flash')).to_have_text('Owain draft.bin deleted.')
     expect(row(page, fifth).locator('ul.files')).to_have_text('No files yet.')
@@ -360,13 +360,13 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
 
     # A Delete on a page loaded before the deadline, sent after it: refused.
     monkeypatch.setattr(uploads, 'today', datetime.date.today)
-    file_item(page, first, six.name).get_by_role('button', name='Delete').click()
+    file_item(page, first, six.name).get_by_role('button', name=re.compile(r'^Delete ')).click()
     page.wait_for_url(samples_url)
     expect(page.locator('p.flash.error')).to_have_text(
         'The deadline has passed: files can no longer be deleted. Upload a further file instead; it is '
         'marked NEW/CORRECT VERSION.')
     expect(file_item(page, first, six.name)).to_have_count(1)
-    expect(panel.get_by_role('button', name='Delete')).to_have_count(0)
+    expect(panel.get_by_role('button', name=re.compile(r'^Delete '))).to_have_count(0)
     assert [f.id for f in files_of(first)] == [kept.id] and stored_path(portal, kept).exists()
     snap(page, 'after-deadline-delete-refused')
 
