@@ -29,3 +29,21 @@ def outcome_of(entry_id):
                .where(Outcome.entry == entry_id).get_or_none())
         return (row.value, row.entered_by.username) if row else None
     return in_db(read)
+
+
+def reload_until_available(page, item, seconds=10):
+    """The upload check runs on the app's job thread: reload until the file
+    (`item`, a locator of its list item) is "available, not scanned"; its text."""
+    import time
+    from playwright.sync_api import expect
+    deadline = time.monotonic() + seconds
+    while True:
+        expect(item).to_have_count(1)
+        text = item.inner_text()
+        if 'available, not scanned' in text:
+            return text
+        assert 'uploading' in text or 'checking' in text, text
+        if time.monotonic() > deadline:
+            raise AssertionError(f'still not available: {text}')
+        page.wait_for_timeout(200)
+        page.reload()

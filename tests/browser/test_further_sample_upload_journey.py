@@ -25,14 +25,13 @@ import datetime
 import pathlib
 import re
 import threading
-import time
 import zipfile
 
 import pytest
 from playwright.sync_api import expect
 
 import uploads
-from tests.browser.pages import in_db
+from tests.browser.pages import in_db, reload_until_available
 
 UNIT = '9613/L3'
 TEACHER = '68999JBR'
@@ -70,21 +69,6 @@ def open_from_moderation_list(portal, page, state, snap, step):
     page.wait_for_url(re.compile(re.escape(portal.url) + r'/moderation/centres/\d+/units/\d+$'))
     expect(page.get_by_role('heading', name=re.compile('68999'))).to_be_visible()
     snap(page, step)
-
-
-def reload_until_available(page, item, seconds=10):
-    """The check job runs on the app's job thread: reload until it is done."""
-    deadline = time.monotonic() + seconds
-    while True:
-        expect(item).to_have_count(1)
-        text = item.inner_text()
-        if 'available, not scanned' in text:
-            return text
-        assert 'uploading' in text or 'checking' in text, text
-        if time.monotonic() > deadline:
-            raise AssertionError(f'still not available: {text}')
-        page.wait_for_timeout(200)
-        page.reload()
 
 
 @pytest.mark.portal_setup.with_args(make_9613_an_e_submission_unit_and_submit)

@@ -34,7 +34,7 @@ import warnings
 from playwright.sync_api import expect
 
 import uploads
-from tests.browser.pages import in_db
+from tests.browser.pages import in_db, reload_until_available
 
 UNIT = '6051/E1'
 TEACHER = '68999JBR'
@@ -92,21 +92,11 @@ def file_item(page, entry_id, name):
     return row(page, entry_id).locator('ul.files li', has_text=name)
 
 
-def reload_until_available(page, entry_id, name, seconds=10):
-    """The check job runs on the app's job thread (not inline in these
-    tests): reload until the file is "available, not scanned"."""
-    deadline = time.monotonic() + seconds
+def available(page, entry_id, name):
+    """The file's list item once the check is done (pages.reload_until_available)."""
     item = file_item(page, entry_id, name)
-    while True:
-        expect(item).to_have_count(1)
-        text = item.inner_text()
-        if 'available, not scanned' in text:
-            return item
-        assert 'uploading' in text or 'checking' in text, text
-        if time.monotonic() > deadline:
-            raise AssertionError(f'{name} still not available: {text}')
-        page.wait_for_timeout(200)
-        page.reload()
+    reload_until_available(page, item)
+    return item
 
 
 def upload_with_js(page, entry_id, path):
@@ -191,7 +181,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
         upload_with_js(page, first, six)
     assert any(re.fullmatch(r'Uploading: \d+% \(.+ of 6\.0 MB\)', p) for p in progress), progress
     assert 'Uploading: 100% (6.0 MB of 6.0 MB)' in progress, progress
-    item = reload_until_available(page, first, six.name)
+    item = available(page, first, six.name)
     expect(item).to_contain_text(f'{six.name} (6.0 MB, available, not scanned) NEW/CORRECT VERSION')
     snap(page, 'js-upload-available')
     [kept] = files_of(first)
@@ -277,7 +267,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     assert [(m, offset) for m, _, offset in requests_seen] == [('HEAD', None), ('PATCH', str(half))]
     assert all(url.endswith('/uploads/' + partial.upload_key) for _, url, _ in requests_seen)
     assert progress[0] == f'Uploading: {half * 100 // len(whole)}% (6.0 MB of 12.0 MB)', progress
-    item = reload_until_available(page, second, twelve.name)
+    item = available(page, second, twelve.name)
     expect(item).to_contain_text(f'{twelve.name} (12.0 MB, available, not scanned)')
     snap(page, 'resumed-upload-available')
     [resumed] = files_of(second)
@@ -298,7 +288,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     expect(plain.locator('p.flash')).to_have_text('Sioned essay.txt received: it is being checked.')
     expect(file_item(plain, third, essay.name)).to_contain_text(essay.name)
     snap(plain, 'nojs-upload-received')
-    reload_until_available(plain, third, essay.name)
+    available(plain, third, essay.name)
     [received] = files_of(third)
     assert sha256(stored_path(portal, received)) == sha256(essay) and received.mime == 'text/plain'
 
@@ -310,7 +300,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     row(plain, fourth).get_by_role('button', name='UPLOAD').click()
     expect(plain.locator('p.flash')).to_have_text('Cerys page.html received: it is being checked.')
     page.goto(samples_url)
-    link = reload_until_available(page, fourth, html.name).get_by_role('link', name=html.name)
+    link = available(page, fourth, html.name).get_by_role('link', name=html.name)
     [page_file] = files_of(fourth)
     assert page_file.mime == 'text/html' and page_file.stored_name.endswith('.html')
     href = link.get_attribute('href')
@@ -345,7 +335,7 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     early = random_file(tmp_path, 'Owain draft.bin', 300 * 1024)
     with page.expect_navigation():
         upload_with_js(page, fifth, early)
-    item = reload_until_available(page, fifth, early.name)
+    item = available(page, fifth, early.name)
     expect(item.locator('strong')).to_have_count(0)
     expect(item).to_contain_text('Owain draft.bin (300.0 KB, available, not scanned)')
     snap(page, 'before-deadline-delete-offered')
