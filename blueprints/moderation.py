@@ -9,7 +9,7 @@ whatever the ids, so no view can forget tenancy. The rules live in
 `moderation`; these views read forms and say what happened. Plain forms
 throughout: nothing here needs JavaScript.
 """
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 
@@ -20,7 +20,7 @@ import uploads
 from access import internal_assessment_required, roles_required
 from blueprints import AUDIT_WORDS, message_for, public_url, render
 from jobs import emails, reports
-from blueprints.reports import job_page
+from blueprints.reports import finished_file, job_page
 from blueprints.uploads import send_candidate_file
 from models import (Account, CandidateFile, DomainError, Entry, Job, Marksheet, ModeratorReport, lock_marksheet,
                     writing)
@@ -238,10 +238,7 @@ def zip_job(job_id):
 def zip_file(job_id):
     """The finished zip, as an attachment."""
     job, assignment = zip_job_for(job_id)
-    if job.status != 'finished' or not reports.has_file(job):
-        abort(404)
-    name = f'sample-{assignment.centre.number}-{assignment.unit.code.replace("/", "-")}.zip'
-    return send_file(job.result_path, mimetype='application/zip', as_attachment=True, download_name=name)
+    return finished_file(job, 'application/zip', f'sample-{assignment.centre.number}-{assignment.unit.code}.zip')
 
 
 @bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/further-sample', methods=['GET', 'POST'])
@@ -403,7 +400,4 @@ def result_job(job_id):
 def result_file(job_id):
     """The finished PDF, as an attachment."""
     job, found = result_job_for(job_id)
-    if job.status != 'finished' or not reports.has_file(job):
-        abort(404)
-    name = f'moderator-report-{current_user.centre.number}-{found.unit.code.replace("/", "-")}.pdf'
-    return send_file(job.result_path, mimetype='application/pdf', as_attachment=True, download_name=name)
+    return finished_file(job, 'application/pdf', f'moderator-report-{current_user.centre.number}-{found.unit.code}.pdf')

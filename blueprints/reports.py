@@ -99,8 +99,11 @@ def job_file(job_id):
     """The finished PDF, as an attachment."""
     job = job_for(job_id)
     unit = marksheet_for(job.arguments['unit']).unit
+    return finished_file(job, 'application/pdf', f'candidate-details-{current_user.centre.number}-{unit.code}.pdf')
+
+
+def finished_file(job, mimetype, name):
+    """A finished job's file as an attachment (a '/' in a unit code becomes '-'), or 404."""
     if job.status != 'finished' or not reports.has_file(job):
         abort(404)
-    name = f'candidate-details-{current_user.centre.number}-{unit.code.replace("/", "-")}.pdf'
-    return send_file(job.result_path, mimetype='application/pdf', as_attachment=True,
-                     download_name=name)
+    return send_file(job.result_path, mimetype=mimetype, as_attachment=True, download_name=name.replace('/', '-'))

@@ -47,3 +47,22 @@ def reload_until_available(page, item, seconds=10):
             raise AssertionError(f'still not available: {text}')
         page.wait_for_timeout(200)
         page.reload()
+
+
+PROGRESS_WATCH = """
+    document.addEventListener('DOMContentLoaded', function () {
+      new MutationObserver(function (changes) {
+        changes.forEach(function (c) {
+          var el = c.target.nodeType === 1 ? c.target : c.target.parentElement;
+          if (el && el.classList.contains('progress')) console.log('progress:' + el.textContent);
+        });
+      }).observe(document.body, {childList: true, characterData: true, subtree: true});
+    });"""
+
+
+def record_progress(page):
+    """Every text the upload rows' progress shows, as it changes (a list that fills)."""
+    said = []
+    page.on('console', lambda m: said.append(m.text[9:]) if m.text.startswith('progress:') else None)
+    page.add_init_script(PROGRESS_WATCH)
+    return said

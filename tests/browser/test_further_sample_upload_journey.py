@@ -31,7 +31,7 @@ import pytest
 from playwright.sync_api import expect
 
 import uploads
-from tests.browser.pages import in_db, reload_until_available
+from tests.browser.pages import in_db, record_progress, reload_until_available
 
 UNIT = '9613/L3'
 TEACHER = '68999JBR'
@@ -117,17 +117,7 @@ def test_moderator_asks_for_more_the_centre_uploads_it_and_the_zip_has_it(portal
 
     # 2. The teacher: Show: Samples, Rows: All; the candidate ticked and fixed.
     teacher = new_context().new_page()
-    progress = []
-    teacher.on('console', lambda m: progress.append(m.text[9:]) if m.text.startswith('progress:') else None)
-    teacher.add_init_script("""
-        document.addEventListener('DOMContentLoaded', function () {
-          new MutationObserver(function (changes) {
-            changes.forEach(function (c) {
-              var el = c.target.nodeType === 1 ? c.target : c.target.parentElement;
-              if (el && el.classList.contains('progress')) console.log('progress:' + el.textContent);
-            });
-          }).observe(document.body, {childList: true, characterData: true, subtree: true});
-        });""")
+    progress = record_progress(teacher)
     portal.sign_in(teacher, TEACHER, snap)
     portal.open_overview(teacher)
     portal.unit_row(teacher, UNIT).get_by_role('link', name='VIEW SAMPLES').click()

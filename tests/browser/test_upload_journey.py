@@ -34,7 +34,7 @@ import warnings
 from playwright.sync_api import expect
 
 import uploads
-from tests.browser.pages import in_db, reload_until_available
+from tests.browser.pages import in_db, record_progress, reload_until_available
 
 UNIT = '6051/E1'
 TEACHER = '68999JBR'
@@ -124,19 +124,9 @@ def test_sampled_work_is_uploaded_resumed_and_downloaded(portal, page, new_conte
     portal.app.config['UPLOADS_DIR'] = str(tmp_path / 'uploads')  # this test's files only
     portal.app.config['FILES_DIR'] = str(tmp_path / 'files')
     portal.app.config['MAIL_FOLDER'] = str(tmp_path / 'mail')
-    dialogs, progress = [], []
+    dialogs = []
     page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
-    # What the row's progress says, as it changes (the page reloads after).
-    page.on('console', lambda m: progress.append(m.text[9:]) if m.text.startswith('progress:') else None)
-    page.add_init_script("""
-        document.addEventListener('DOMContentLoaded', function () {
-          new MutationObserver(function (changes) {
-            changes.forEach(function (c) {
-              var el = c.target.nodeType === 1 ? c.target : c.target.parentElement;
-              if (el && el.classList.contains('progress')) console.log('progress:' + el.textContent);
-            });
-          }).observe(document.body, {childList: true, characterData: true, subtree: true});
-        });""")
+    progress = record_progress(page)  # what the row's progress says, as it changes
     unit_id = unit_id_of(UNIT)
     marksheet_url = f'{portal.url}/internal-assessment/{unit_id}'
 
