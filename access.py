@@ -185,6 +185,25 @@ def roles_required(*kinds):
 centre_account_required = roles_required('administrator', 'user')
 
 
+def staff_role_required(role):
+    """Staff holding `role`: 'helpline' (centres, requests, acting as a
+    centre) or 'series' (series, units, imports, entries, moderators)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_staff_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+helpline_required = staff_role_required('helpline')
+series_staff_required = staff_role_required('series')
+
+
 def internal_assessment_required(view):
     @functools.wraps(view)
     @centre_account_required

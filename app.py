@@ -5,8 +5,9 @@ import access
 import blueprints
 import cli
 import jobs
-from blueprints import (account_admin, auth, centre_profile, centres, helpline, home, impersonation,
-                        internal_assessment, outbox, reports, samples, uploads)
+from blueprints import (account_admin, auth, centre_profile, centres, entries, helpline, home, imports,
+                        impersonation, internal_assessment, moderators, outbox, reports, samples, series_admin,
+                        uploads)
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from blueprints import moderation
 from storage import bind_database, close_database, open_database
@@ -47,6 +48,10 @@ def create_app(test_config=None):
     app.register_blueprint(outbox.bp)
     app.register_blueprint(account_admin.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(entries.bp)
+    app.register_blueprint(series_admin.bp)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(moderators.bp)
 
     cli.init_app(app)
     return app

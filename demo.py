@@ -149,7 +149,9 @@ def load(password):
                                  postal_address='245 WESTERN AVE\nCARDIFF\nCF5 2YX',
                                  email='m.walters@example.org', totp_secret=DEMO_TOTP_SECRET)
         make_account('helpdesk1', 'staff', password, contact_name='Helpline',
-                     email='pathways@wjec.co.uk', totp_secret=DEMO_TOTP_SECRET)
+                     email='pathways@wjec.co.uk', totp_secret=DEMO_TOTP_SECRET, staff_roles='helpline')
+        make_account('series1', 'staff', password, contact_name='Series delivery',
+                     email='series@wjec.co.uk', totp_secret=DEMO_TOTP_SECRET, staff_roles='series')
         for c, units in ((centre, l3_units + ep_units + [spoken]), (castle, [l3_units[0]])):
             for unit in units:
                 ModeratorAssignment.create(centre=c, unit=unit, moderator=moderator)

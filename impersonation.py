@@ -21,7 +21,7 @@ def may_act_as(staff, target):
     """Only active helpline staff, only as an active centre account: never
     as staff, a moderator, or oneself."""
     return (staff is not None and target is not None
-            and staff.kind == 'staff' and bool(staff.active)
+            and staff.has_staff_role('helpline') and bool(staff.active)
             and target.kind in CENTRE_KINDS and bool(target.active)
             and target.id != staff.id)
 

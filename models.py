@@ -149,6 +149,8 @@ class Account(BaseModel):
     totp_secret = CharField(max_length=64, default='')
     totp_last_step = BigIntegerField(default=0)
     last_sign_in_at = DateTimeField(null=True)  # by the holder; never by staff acting as them
+    # Staff only: 'helpline', 'series' or both, space-separated (SPEC 1).
+    staff_roles = CharField(max_length=40, default='')
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -207,6 +209,9 @@ class Account(BaseModel):
         """Staff and moderators can act for, or see, any centre (SPEC 3.1)."""
         return self.kind in ('staff', 'moderator')
 
+    def has_staff_role(self, role):
+        return self.kind == 'staff' and role in self.staff_roles.split()
+
     @property
     def is_centre_account(self):
         return self.kind in ('administrator', 'user')
@@ -256,14 +261,19 @@ class FacilityGrant(BaseModel):
 
 class Series(BaseModel):
     name = CharField(max_length=200, unique=True)
+    name_cy = CharField(max_length=200, default='')  # the Welsh form; '' if none
     results_day = DateField(null=True)
     position = IntegerField(default=0)
+
+    def name_in(self, language):
+        return self.name_cy if language == 'cy' and self.name_cy else self.name
 
 
 class Unit(BaseModel):
     series = ForeignKeyField(Series, backref='units', on_delete='RESTRICT')
     code = CharField(max_length=20)
     title = CharField(max_length=200)
+    title_cy = CharField(max_length=200, default='')  # the Welsh form; '' if none
     suite = CharField(max_length=40)
     scheme = CharField(max_length=10, default='grades',
                        constraints=[Check("scheme IN ('grades', 'marks')")])
@@ -274,6 +284,9 @@ class Unit(BaseModel):
     class Meta:
         indexes = ((('series', 'code'), True),)
         constraints = [Check("scheme = 'grades' OR (max_mark IS NOT NULL AND max_mark >= 1)")]
+
+    def title_in(self, language):
+        return self.title_cy if language == 'cy' and self.title_cy else self.title
 
     @property
     def full_title(self):
@@ -344,9 +357,35 @@ class Entry(BaseModel):
     centre = ForeignKeyField(Centre, on_delete='RESTRICT')
     teaching_group = CharField(max_length=20, default='')
     processed = BooleanField(default=True)  # only processed entries are marked
+    # Withdrawn by the board after an outcome was entered: the row stays and
+    # the marksheet asks the teacher to mark the candidate Absent (seed).
+    withdrawn = BooleanField(default=False)
 
     class Meta:
         indexes = ((('candidate', 'unit'), True), (('centre', 'unit'), False))
+
+
+ENTRY_CHANGE_KINDS = ('enter', 'withdraw')
+ENTRY_CHANGE_STATES = ('pending', 'processed')
+
+
+class EntryChange(BaseModel):
+    """An exams officer's new entry or withdrawal (ENTRIES), pending until
+    the board's series staff process it; only then does the marksheet change."""
+    centre = ForeignKeyField(Centre, on_delete='RESTRICT')
+    candidate = ForeignKeyField(Candidate, on_delete='RESTRICT')
+    unit = ForeignKeyField(Unit, on_delete='RESTRICT')
+    kind = CharField(max_length=10, constraints=[Check("kind IN ('enter', 'withdraw')")])
+    teaching_group = CharField(max_length=20, default='')
+    status = CharField(max_length=10, default='pending',
+                       constraints=[Check("status IN ('pending', 'processed')")])
+    requested_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    requested_at = DateTimeField(default=utcnow, index=True)
+    processed_by = ForeignKeyField(Account, null=True, on_delete='RESTRICT', backref='+')
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('centre', 'status'), False), (('status', 'requested_at'), False))
 
 
 class Outcome(BaseModel):
@@ -756,7 +795,7 @@ class Job(BaseModel):
 
 
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
-          Entry, Outcome, Submission, FurtherSample, SampleMember, ModeratorAssignment,
+          Entry, EntryChange, Outcome, Submission, FurtherSample, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, ClericalError, Request,
           RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode]
 

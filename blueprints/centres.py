@@ -7,7 +7,7 @@ from flask import Blueprint, abort, request
 from peewee import fn
 
 import impersonation
-from access import roles_required
+from access import helpline_required
 from blueprints import page_number, render, target_names
 from blueprints.helpline import KIND_LABELS, STATUS_LABELS
 from models import (Account, AuditLog, Centre, Entry, Marksheet, Request, SampleMember, Series,
@@ -19,7 +19,7 @@ AUDIT_PAGE = 50
 
 
 @bp.route('/')
-@roles_required('staff')
+@helpline_required
 def find():
     """Find a centre by its number or part of its name."""
     query = ' '.join(request.args.get('q', '').split())[:100]
@@ -79,7 +79,7 @@ def audit_rows(centre, filters):
 
 
 @bp.route('/<int:centre_id>')
-@roles_required('staff')
+@helpline_required
 def centre(centre_id):
     """One centre: details, accounts, units, requests and audit log."""
     found = Centre.get_or_none(Centre.id == centre_id)

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 import jobs
 import requests_queue as rq
-from access import roles_required
+from access import helpline_required
 from blueprints import auth, clean, email_problem, message_for, name_problem, outcome_label, render
 from blueprints.centre_profile import open_eo_change, pending_change
 from jobs import emails
@@ -128,7 +128,7 @@ def queue_page(values=None, errors=None, status=200):
 
 
 @bp.route('/requests')
-@roles_required('staff')
+@helpline_required
 def requests():
     """Every request waiting for the board, oldest breach first, with filters."""
     return queue_page()
@@ -158,7 +158,7 @@ def read_letterhead(form):
 
 
 @bp.route('/requests/letterhead', methods=['POST'])
-@roles_required('staff')
+@helpline_required
 def letterhead():
     """Record a letterhead request: sign-off and security check, then confirm it."""
     values, centre, errors = read_letterhead(request.form)
@@ -280,7 +280,7 @@ def new_request_page(values, errors=None, status=200):
 
 
 @bp.route('/requests/new', methods=['GET', 'POST'])
-@roles_required('staff')
+@helpline_required
 def new_request():
     """Record a centre's written request: an outcome amendment, a file
     deletion or an opt-out from e-submission."""
@@ -321,14 +321,14 @@ def detail_page(req, values=None, errors=None, status=200):
 
 
 @bp.route('/requests/<int:request_id>')
-@roles_required('staff')
+@helpline_required
 def request_detail(request_id):
     """One request, its status history and its decision."""
     return detail_page(request_or_404(request_id))
 
 
 @bp.route('/requests/<int:request_id>/take', methods=['POST'])
-@roles_required('staff')
+@helpline_required
 def take(request_id):
     """Take this request: it is now the signed-in staff member's."""
     req = request_or_404(request_id)
@@ -347,7 +347,7 @@ def already_settled():
 
 
 @bp.route('/requests/<int:request_id>/confirm', methods=['POST'])
-@roles_required('staff')
+@helpline_required
 def confirm(request_id):
     """Confirm (or, for a file deletion or an opt-out, accept) the request."""
     req = request_or_404(request_id)
@@ -359,7 +359,7 @@ def confirm(request_id):
 
 
 @bp.route('/requests/<int:request_id>/reject', methods=['POST'])
-@roles_required('staff')
+@helpline_required
 def reject(request_id):
     """Reject the request: nothing changes, and the centre is told why."""
     req = request_or_404(request_id)

@@ -10,7 +10,7 @@ from peewee import JOIN
 
 import impersonation
 import second_factor
-from access import real_account, roles_required, safe_return_path
+from access import real_account, helpline_required, safe_return_path
 from blueprints import clean, render
 from extensions import login_manager
 from models import Account, AuditLog, Centre, utcnow, writing
@@ -51,7 +51,7 @@ def start_page(target, values=None, errors=None, status=200):
 
 
 @bp.route('/accounts/<int:account_id>')
-@roles_required('staff')
+@helpline_required
 def ask(account_id):
     """The form to act as an account: a reason, a ticket, a fresh code."""
     target = target_or_404(account_id)
@@ -61,7 +61,7 @@ def ask(account_id):
 
 
 @bp.route('/start', methods=['POST'])
-@roles_required('staff')
+@helpline_required
 def start():
     """Act as a centre account, read-only, for at most 30 minutes."""
     staff = current_user._get_current_object()

@@ -4,7 +4,7 @@ sending, and its state (SPEC 3.11). With no mail server these are also the
 from flask import Blueprint, abort
 from flask_babel import gettext as _
 
-from access import roles_required
+from access import helpline_required
 from blueprints import render
 from models import Outbox
 
@@ -13,7 +13,7 @@ PAGE = 100
 
 
 @bp.route('/')
-@roles_required('staff')
+@helpline_required
 def index():
     """The latest mails, newest first."""
     mails = list(Outbox.select().order_by(Outbox.id.desc()).limit(PAGE))
@@ -21,7 +21,7 @@ def index():
 
 
 @bp.route('/<int:mail_id>')
-@roles_required('staff')
+@helpline_required
 def mail(mail_id):
     """One mail as it was written, its link or code hidden: staff must not
     be able to use another account's reset link (issue 6, point 4)."""

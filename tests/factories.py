@@ -37,7 +37,8 @@ def build_world(candidates=30):
     w.moderator = demo.make_account('mod1', 'moderator', PASSWORD, contact_name='Mrs. M Walters',
                                     postal_address='245 WESTERN AVE\nCARDIFF\nCF5 2YX',
                                     totp_secret=TOTP_SECRET)
-    w.staff = demo.make_account('helpdesk1', 'staff', PASSWORD, totp_secret=TOTP_SECRET)
+    w.staff = demo.make_account('helpdesk1', 'staff', PASSWORD, totp_secret=TOTP_SECRET, staff_roles='helpline')
+    w.series_staff = demo.make_account('series1', 'staff', PASSWORD, totp_secret=TOTP_SECRET, staff_roles='series')
     w.candidates = demo.make_candidates(centre, candidates, 3001, seed=1)
     w.entries = demo.enter(w.candidates, unit)
     w.other_unit_entries = demo.enter(w.candidates, other_unit)

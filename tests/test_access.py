@@ -8,10 +8,12 @@ import pytest
 from models import Account, CandidateFile, Job, Outbox, Request, db
 
 ROLES = ['anonymous', 'admin', 'teacher', 'teacher_one_unit', 'teacher_no_units',
-         'other_admin', 'other_teacher', 'moderator', 'other_moderator', 'staff', 'deactivated']
+         'other_admin', 'other_teacher', 'moderator', 'other_moderator', 'staff', 'series_staff', 'deactivated']
 PUBLIC = {'auth.login', 'auth.logout', 'auth.help', 'auth.forgotten_password', 'auth.language', 'static',
           'auth.sign_in_code', 'auth.reset', 'auth.welcome'}
 CENTRE_AREAS = ('internal_assessment.', 'samples.', 'reports.', 'uploads.')
+SERIES_AREAS = ('series_admin.', 'imports.', 'moderators.', 'entries.')  # after CENTRE_ENTRIES
+CENTRE_ENTRIES = {'entries.index'}
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ RESULTS = {'moderation.results', 'moderation.result', 'moderation.print_result',
 def expected_in_moderation(role, rule):
     """The moderator's workspace and the centre's RESULTS (blueprints/moderation.py)."""
     if rule.endpoint in RESULTS:  # centre accounts with Internal Assessment
-        if role in ('moderator', 'other_moderator', 'staff', 'teacher_no_units'):
+        if role in ('moderator', 'other_moderator', 'staff', 'series_staff', 'teacher_no_units'):
             return 'denied'
         if rule.endpoint == 'moderation.results':
             return 'open'
@@ -100,7 +102,11 @@ def expected(role, rule):
     if rule.endpoint == 'uploads.ask_the_board':  # world.unit does not need e-submission: 404 for everyone
         return 'denied'
     if rule.endpoint == 'auth.enrol':  # the second factor: staff and moderators only
-        return 'open' if role in ('staff', 'moderator') else 'denied'
+        return 'open' if role in ('staff', 'series_staff', 'moderator') else 'denied'
+    if rule.endpoint in CENTRE_ENTRIES:  # ENTRIES: the exams officer's own centre
+        return 'open' if role in ('admin', 'other_admin') else 'denied'
+    if rule.endpoint.startswith(SERIES_AREAS):  # the board's series staff only
+        return 'open' if role == 'series_staff' else 'denied'
     if rule.endpoint in ('impersonation.stop', 'impersonation.changes'):  # nobody is acting here
         return 'open' if rule.endpoint == 'impersonation.stop' else 'denied'
     if rule.endpoint == 'impersonation.start':  # an empty form names no account: 404 even for staff
@@ -118,7 +124,7 @@ def expected(role, rule):
             return 'denied' if 'account_id' in rule.arguments else 'open'
         return 'open' if role == 'admin' else 'denied'
     if rule.endpoint.startswith(CENTRE_AREAS):
-        if role in ('moderator', 'staff', 'teacher_no_units'):
+        if role in ('moderator', 'staff', 'series_staff', 'teacher_no_units'):
             return 'denied'
         if role == 'teacher_one_unit':  # world.unit is not one of its units
             return 'open' if rule.endpoint in ('internal_assessment.overview', 'internal_assessment.guide',

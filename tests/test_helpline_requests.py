@@ -39,7 +39,7 @@ def board(world):
         for unit in (world.unit, world.marks_unit):
             Marksheet(Centre.get_by_id(world.centre.id), Unit.get_by_id(unit.id)).submit(admin)
         world.helper = demo.make_account('helpdesk2', 'staff', factories.PASSWORD,
-                                         totp_secret=factories.TOTP_SECRET)
+                                         totp_secret=factories.TOTP_SECRET, staff_roles='helpline')
     return world
 
 

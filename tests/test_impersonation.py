@@ -47,13 +47,15 @@ def audit(action):
 KINDS = ('administrator', 'user', 'moderator', 'staff')
 
 
-@pytest.mark.parametrize('staff_kind, staff_active, target_kind, target_active',
-                         list(itertools.product(KINDS, (True, False), KINDS, (True, False))))
-def test_imp1_who_may_act_as_whom(staff_kind, staff_active, target_kind, target_active):
-    staff = SimpleNamespace(id=1, kind=staff_kind, active=staff_active)
-    target = SimpleNamespace(id=2, kind=target_kind, active=target_active)
-    allowed = (staff_kind == 'staff' and staff_active and target_kind in ('administrator', 'user')
-               and target_active)
+@pytest.mark.parametrize('staff_kind, staff_active, target_kind, target_active, roles',
+                         list(itertools.product(KINDS, (True, False), KINDS, (True, False),
+                                                ('helpline', 'series', 'series helpline'))))
+def test_imp1_who_may_act_as_whom(staff_kind, staff_active, target_kind, target_active, roles):
+    from models import Account
+    staff = Account(id=1, kind=staff_kind, active=staff_active, staff_roles=roles)
+    target = Account(id=2, kind=target_kind, active=target_active, staff_roles=roles)
+    allowed = (staff_kind == 'staff' and 'helpline' in roles and staff_active
+               and target_kind in ('administrator', 'user') and target_active)
     assert impersonation.may_act_as(staff, target) is allowed
     assert not impersonation.may_act_as(staff, staff)  # never oneself
     assert not impersonation.may_act_as(None, target) and not impersonation.may_act_as(staff, None)

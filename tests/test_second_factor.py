@@ -105,11 +105,11 @@ def test_enrolment_needs_the_password_and_a_code_and_shows_recovery_codes_once(a
         assert other.post('/login/code', data={'code': codes[0]}).status_code == expected
 
 
-def test_the_demo_enrols_helpdesk1_and_mod1_with_the_printed_key(app):
+def test_the_demo_enrols_helpdesk1_series1_and_mod1_with_the_printed_key(app):
     with db.connection_context():
         demo.load('Demo2017pass')
         enrolled = {a.username: a.totp_secret for a in Account.select().where(Account.kind.in_(['staff', 'moderator']))}
-    assert enrolled == {'HELPDESK1': demo.DEMO_TOTP_SECRET, 'MOD1': demo.DEMO_TOTP_SECRET}
+    assert enrolled == {'HELPDESK1': demo.DEMO_TOTP_SECRET, 'SERIES1': demo.DEMO_TOTP_SECRET, 'MOD1': demo.DEMO_TOTP_SECRET}
     client = app.test_client()
     client.get('/login')
     client.post('/login', data={'username': 'helpdesk1', 'password': 'Demo2017pass'})
