@@ -158,6 +158,23 @@ def test_a_stale_row_is_refused_and_shows_the_current_value_and_who(world, as_):
     assert outcome_of(entry) == 'P'
 
 
+def test_a_retried_save_whose_answer_was_lost_is_accepted_once(world, as_):
+    """Issue 11: the same value from the same version by the same account is
+    the save already made, not 'someone else changed this'; anyone else's,
+    or another value, is still refused."""
+    teacher, admin = as_('teacher'), as_('admin')
+    entry = world.entries[0]
+    assert save(teacher, world.unit, entry, 'M', version=0).status_code == 200
+    retry = save(teacher, world.unit, entry, 'M', version=0)  # the answer to the first was lost
+    assert retry.status_code == 200 and 'Not saved' not in retry.get_data(as_text=True)
+    assert save(teacher, world.unit, entry, 'D', version=0).status_code == 409
+    assert save(admin, world.unit, entry, 'M', version=0).status_code == 409
+    with db.connection_context():
+        assert Outcome.get(Outcome.entry == entry.id).version == 1
+        assert AuditLog.select().where(AuditLog.action == 'outcome.set',
+                                       AuditLog.target == f'entry:{entry.id}').count() == 1
+
+
 def test_clearing_an_outcome_counts_it_as_left_again(world, as_):
     client = as_('teacher')
     save(client, world.unit, world.entries[0], 'P')
