@@ -417,3 +417,57 @@ def test_the_worker_deletes_old_report_files_on_its_own(queued_app):
     client = application.test_client()
     client.get(client.login(world.teacher.username).location)
     assert 'This report has expired' in client.get(f'/internal-assessment/reports/jobs/{job.id}').get_data(as_text=True)
+
+
+def start_redis(port):
+    import shutil
+    import socket
+    process = subprocess.Popen([shutil.which('redis-server'), '--port', str(port), '--bind', '127.0.0.1',
+                                '--save', '', '--appendonly', 'no'], stdout=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError('redis-server did not start')
+
+
+def test_the_worker_waits_for_redis_and_carries_on(tmp_path):
+    """Issue 11: Redis stopped while the worker runs a report: the worker does
+    not exit (under honcho that stopped every process); once Redis is back it
+    takes the next job by itself, with no restart by hand."""
+    port = free_port()
+    redis = start_redis(port)
+    url = f'redis://127.0.0.1:{port}/0'
+    config = {'DATABASE_URL': f'sqlite:///{tmp_path / "portal.db"}', 'REDIS_URL': url, 'SECRET_KEY': TEST_SECRET,
+              'REPORTS_DIR': str(tmp_path / 'reports'), 'MAIL_FOLDER': str(tmp_path / 'mail'), 'TESTING': True}
+    application = create_app(config)
+    application.test_client_class = PortalClient
+    storage.migrate()
+    with db.connection_context():
+        world = factories.build_world(candidates=300)
+        factories.complete(world.entries, world.admin, 'PPMMD')
+    client = application.test_client()
+    client.get(client.login(world.teacher.username).location)
+    worker = start_worker(config)
+    try:
+        first = print_report(client, world.unit)
+        wait_for(first, statuses=('started', 'finished'))
+        redis.kill()  # mid-report, or just after it
+        redis.wait(10)
+        assert wait_for(first).status == 'finished'
+        time.sleep(4)
+        assert worker.poll() is None, 'the worker exited when Redis went away'
+        redis = start_redis(port)
+        with db.connection_context():  # another teacher's report, asked for while Redis is back
+            Job.delete().execute()
+        second = print_report(client, world.unit)
+        assert wait_for(second, seconds=60).status == 'finished'
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode(errors='replace')
+        redis.kill()
+        db.close()
+    assert 'Redis unavailable' in output or 'Retrying' in output or 'onnection' in output, output[-2000:]
