@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 APT_PACKAGES := redis-server chromium chromium-driver poppler-utils postgresql \
                 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-                clamav-daemon
+                clamav-daemon procps
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test system-deps translations bench clean

@@ -464,9 +464,11 @@ FILE_STATES = ('uploading', 'checking', 'available', 'refused')
 class CandidateFile(BaseModel):
     """Work uploaded for a sampled candidate of an e-submission unit (SPEC
     2, 3.6): received in pieces (tus or one form post) under a random key,
-    checked by a job, then kept under the board's name for it."""
-    entry = ForeignKeyField(Entry, backref='files', on_delete='RESTRICT')
+    checked by a job, then kept under the board's name for it. A file with
+    no entry is one of the centre's explanatory notes for the unit."""
+    entry = ForeignKeyField(Entry, backref='files', null=True, on_delete='RESTRICT')
     centre = ForeignKeyField(Centre, on_delete='RESTRICT')  # copied from the entry: one indexed filter
+    unit = ForeignKeyField(Unit, null=True, on_delete='RESTRICT')  # copied too; a note file's only link
     uploaded_by = ForeignKeyField(Account, on_delete='RESTRICT')
     upload_key = CharField(max_length=64, unique=True)  # the id in upload URLs: random, never sequential
     original_name = CharField(max_length=255)           # shown, never used as a path
@@ -482,6 +484,9 @@ class CandidateFile(BaseModel):
     new_version = BooleanField(default=False)           # uploaded after the deadline
     uploaded_at = DateTimeField(default=utcnow)
     finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('centre', 'unit'), False),)
 
 
 class ExplanatoryNote(BaseModel):
@@ -782,6 +787,7 @@ class Job(BaseModel):
     enqueued_at = DateTimeField(null=True)
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)  # written every few seconds while it runs
 
     @property
     def arguments(self):
@@ -792,6 +798,11 @@ class Job(BaseModel):
         is still away. The user is told, and can ask again."""
         return (self.status in ('queued', 'started')
                 and (utcnow() - self.created_at).total_seconds() > seconds)
+
+    @property
+    def tried_again(self):
+        """Waiting to run again after its worker stopped or it failed."""
+        return self.status == 'queued' and self.attempts > 0
 
 
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,

@@ -22,6 +22,8 @@ from queue import PriorityQueue
 from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale
 
+from peewee import fn
+
 from models import Job, db, utcnow
 
 log = logging.getLogger(__name__)
@@ -91,11 +93,15 @@ def enqueue(job):
 
 def sweep():
     """Enqueue every job that missed the queue (Redis was down), and again
-    every job whose worker died without a word. Returns how many."""
+    every job whose worker died without a word: its heartbeat stopped for
+    three beats. Returns how many."""
     stale = utcnow() - datetime.timedelta(seconds=current_app.config['JOB_STALE_SECONDS'])
+    lost = utcnow() - datetime.timedelta(seconds=3 * current_app.config['JOB_HEARTBEAT_SECONDS'])
+    (Job.update(status='queued', enqueued_at=None, error='worker_lost')
+     .where((Job.status == 'started') & (fn.COALESCE(Job.heartbeat_at, Job.started_at) < lost))
+     .execute())
     (Job.update(status='queued', enqueued_at=None)
-     .where(((Job.status == 'started') & (Job.started_at < stale))
-            | ((Job.status == 'queued') & (Job.enqueued_at < stale)))
+     .where((Job.status == 'queued') & (Job.enqueued_at < stale))
      .execute())
     waiting = list(Job.select().where(Job.status == 'queued', Job.enqueued_at.is_null()))
     for job in waiting:
@@ -130,9 +136,9 @@ def run(job_id):
         if job is None or job.status == 'finished':
             return
         Job.update(status='started', progress=5, attempts=Job.attempts + 1, started_at=utcnow(),
-                   error='').where(Job.id == job_id).execute()
+                   heartbeat_at=utcnow(), error='').where(Job.id == job_id).execute()
         try:
-            with force_locale(job.language):
+            with force_locale(job.language), heartbeat(job_id, current_app.config['JOB_HEARTBEAT_SECONDS']):
                 RUNNERS[job.kind](job)
         except Exception as error:
             Job.update(status='failed', error=f'{type(error).__name__}: {error}'[:500]).where(
@@ -140,6 +146,29 @@ def run(job_id):
             raise
         Job.update(status='finished', progress=100, finished_at=utcnow()).where(
             Job.id == job_id).execute()
+
+
+@contextlib.contextmanager
+def heartbeat(job_id, every):
+    """While the job runs, a thread writes its heartbeat: if the worker is
+    killed the beats stop, and the sweeper runs the job again (issue 11)."""
+    stop = threading.Event()
+
+    def beat():
+        with db.connection_context():
+            while not stop.wait(every):
+                try:
+                    Job.update(heartbeat_at=utcnow()).where(Job.id == job_id, Job.status == 'started').execute()
+                except Exception:  # the database away for a moment: the next beat tries again
+                    log.warning('heartbeat of job %s not written', job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f'heartbeat-{job_id}', daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(every + 5)
 
 
 def run_here(job_id):

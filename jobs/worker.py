@@ -16,11 +16,11 @@ import jobs
 from app import create_app
 from jobs.reports import clean_reports_when_due
 
-SWEEP_SECONDS = 30
 REDIS_RETRY_SECONDS = 2
 
 
-def sweep_forever():
+def sweep_forever(every):
+    """Every heartbeat: jobs whose worker was lost run again within a minute."""
     while True:
         with jobs.app_context():
             try:
@@ -28,13 +28,13 @@ def sweep_forever():
             except Exception:  # Redis or the database away: try again later
                 jobs.log.exception('sweep failed')
             clean_reports_when_due()  # at most hourly
-        time.sleep(SWEEP_SECONDS)
+        time.sleep(every)
 
 
 def main():
     app = create_app({'DATABASE_POOL': False})
     jobs._worker_app = app
-    threading.Thread(target=sweep_forever, daemon=True).start()
+    threading.Thread(target=sweep_forever, args=(app.config['JOB_HEARTBEAT_SECONDS'],), daemon=True).start()
     while not work(app.config['REDIS_URL']):
         time.sleep(REDIS_RETRY_SECONDS)
 

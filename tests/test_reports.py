@@ -111,11 +111,12 @@ def queued_app(tmp_path, redis_server):
     db.close()
 
 
-def start_worker(config):
+def start_worker(config, **settings):
     env = dict(os.environ, DATABASE_URL=config['DATABASE_URL'], REDIS_URL=config['REDIS_URL'],
                SECRET_KEY=config['SECRET_KEY'], FLASK_REPORTS_DIR=config['REPORTS_DIR'],
-               FLASK_MAIL_FOLDER=config['MAIL_FOLDER'], PYTHONPATH=ROOT)
-    return subprocess.Popen([sys.executable, '-m', 'jobs.worker'], cwd=ROOT, env=env,
+               FLASK_MAIL_FOLDER=config['MAIL_FOLDER'], PYTHONPATH=ROOT,
+               **{f'FLASK_{name}': str(value) for name, value in settings.items()})
+    return subprocess.Popen([sys.executable, '-m', 'jobs.worker'], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -471,3 +472,36 @@ def test_the_worker_waits_for_redis_and_carries_on(tmp_path):
         redis.kill()
         db.close()
     assert 'Redis unavailable' in output or 'Retrying' in output or 'onnection' in output, output[-2000:]
+
+
+def test_a_report_whose_worker_was_killed_is_tried_again_by_a_live_worker(queued_app):
+    """Issue 11: the whole worker (and its work-horse) killed mid-report: within
+    a minute (three missed heartbeats) the page says it is being tried again,
+    and a live worker takes it; before, the page said "Preparing" for five minutes."""
+    application, world, config = queued_app
+    application.config['JOB_HEARTBEAT_SECONDS'] = 1
+    client = application.test_client()
+    client.get(client.login(world.teacher.username).location)
+    doomed = start_worker(config, JOB_HEARTBEAT_SECONDS=1)
+    job_id = print_report(client, world.unit)
+    try:
+        wait_for(job_id, statuses=('started',))
+    finally:  # the work-horse is in a session of its own: kill it, then its worker
+        subprocess.run(['pkill', '-KILL', '-P', str(doomed.pid)])
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+    with db.connection_context():
+        assert Job.get_by_id(job_id).status == 'started'  # nobody said anything: the beats stop
+    time.sleep(3.5)
+    with application.app_context(), db.connection_context():
+        jobs.sweep()  # as a live worker's sweeper does every beat
+    page = client.get(f'/internal-assessment/reports/jobs/{job_id}').get_data(as_text=True)
+    assert 'it is being tried again' in page and 'hx-trigger="every 1s"' in page
+    live = start_worker(config, JOB_HEARTBEAT_SECONDS=1)
+    try:
+        job = wait_for(job_id, seconds=60)
+    finally:
+        os.killpg(live.pid, signal.SIGTERM)
+        output = live.communicate(timeout=30)[0].decode(errors='replace')
+    assert job.status == 'finished' and job.attempts == 2, output[-2000:]
+    assert 'DOWNLOAD THE PDF' in client.get(f'/internal-assessment/reports/jobs/{job_id}').get_data(as_text=True)
