@@ -5,7 +5,10 @@ With no MAIL_SERVER, mails are written as .eml files to MAIL_FOLDER (listed
 for staff); with one, they go by SMTP. A failure is retried with backoff.
 Idempotent by key: one row per key, one .eml file per key, and a fixed
 Message-ID, so a retry after a crash never makes a second mail in the
-folder and is recognisable as the same mail by SMTP receivers.
+folder and is recognisable as the same mail by SMTP receivers. A mail the
+SMTP server accepted is noted at once outside the database (Redis, or a
+journal file without it), so a retry after the database was lost between
+sending and recording it does not send it twice (issue 11).
 """
 import os
 import re
@@ -77,21 +80,61 @@ def send_smtp(message):
         smtp.send_message(message)
 
 
+DELIVERED_DAYS = 30
+
+
+def _journal(mail):
+    return os.path.join(current_app.config['MAIL_FOLDER'], '.delivered', eml_name(mail))
+
+
+def note_delivery(mail):
+    """The SMTP server took the mail: say so where a retry will look even if
+    the database is what failed next."""
+    url = current_app.config.get('REDIS_URL')
+    if url:
+        from redis import Redis
+        Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5).set(
+            f'portal:mail-delivered:{mail.key}', '1', ex=DELIVERED_DAYS * 86400)
+        return
+    os.makedirs(os.path.dirname(_journal(mail)), exist_ok=True)
+    with open(_journal(mail), 'w'):
+        pass
+
+
+def was_delivered(mail):
+    url = current_app.config.get('REDIS_URL')
+    if url:
+        from redis import Redis
+        return bool(Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5).exists(
+            f'portal:mail-delivered:{mail.key}'))
+    return os.path.exists(_journal(mail))
+
+
+def mark_sent(mail):
+    # Sent: the token or code is not kept in clear any longer.
+    Outbox.update(state='sent', sent_at=utcnow(), error='', secret='').where(Outbox.id == mail.id).execute()
+
+
 @jobs.runner('send_mail')
 def send_mail(job):
-    """Send one outbox row, unless it has been sent already."""
+    """Send one outbox row, unless it has been sent already; an attempt cut
+    short after the server took the mail is recorded, not sent again."""
     mail = Outbox.get_by_id(job.arguments['outbox'])
+    interrupted = mail.state == 'sending'
     if not mail.claim():
         return  # sent already
+    if interrupted and current_app.config['MAIL_SERVER'] and was_delivered(mail):
+        mark_sent(mail)
+        return
     message = message_for(mail)
     try:
         if current_app.config['MAIL_SERVER']:
             send_smtp(message)
+            note_delivery(mail)
         else:
             write_eml(message, mail)
     except Exception as error:
         Outbox.update(state='failed', error=f'{type(error).__name__}: {error}'[:500]).where(
             Outbox.id == mail.id).execute()
         raise
-    # Sent: the token or code is not kept in clear any longer.
-    Outbox.update(state='sent', sent_at=utcnow(), error='', secret='').where(Outbox.id == mail.id).execute()
+    mark_sent(mail)

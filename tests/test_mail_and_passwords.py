@@ -206,6 +206,39 @@ def test_mail_goes_by_smtp_and_a_failure_is_retried(app, world, smtp):
     assert '/welcome#' in inbox.messages[0]
 
 
+@pytest.mark.parametrize('with_redis', [False, True])
+def test_a_mail_whose_worker_lost_the_database_after_sending_is_not_sent_twice(app, world, smtp, request,
+                                                                               monkeypatch, with_redis):
+    """Issue 11: the SMTP server took the mail, then recording it failed (the
+    database went away): the retry finds the delivery noted (Redis, or a
+    journal file without Redis) and does not send it again."""
+    from peewee import OperationalError
+    from jobs import emails
+    inbox, port = smtp()
+    app.config.update(MAIL_SERVER='127.0.0.1', MAIL_PORT=port)
+    if with_redis:
+        url = request.getfixturevalue('redis_server')
+        Redis.from_url(url).flushdb()
+        app.config['REDIS_URL'] = url  # the delivery note; jobs still run in-process here
+    real_mark_sent = emails.mark_sent
+
+    def database_lost(mail):
+        raise OperationalError('server closed the connection unexpectedly')
+    with app.test_request_context(), db.connection_context():
+        from blueprints.auth import invite
+        Account.update(email='new@example.org').where(Account.id == world.teacher.id).execute()
+        job = invite(Account.get_by_id(world.teacher.id))
+        monkeypatch.setattr(emails, 'mark_sent', database_lost)
+        jobs.enqueue(job)
+        assert len(inbox.messages) == 1
+        monkeypatch.setattr(emails, 'mark_sent', real_mark_sent)
+        Outbox.update(state='sending').execute()  # as the lost attempt left it
+        jobs.run(job.id)  # the retry
+        mail = Outbox.get()
+    assert len(inbox.messages) == 1
+    assert (mail.state, mail.attempts) == ('sent', 2)
+
+
 def test_mail_is_written_in_the_recipients_language(app, world):
     with app.test_request_context(), db.connection_context():
         from blueprints.auth import invite
