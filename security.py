@@ -1,13 +1,16 @@
 """Response headers and error pages (QUALITY HDR-1): never a debug page,
 never a 500 without a page that says what to do."""
-from flask import has_request_context, request, session
-from flask_babel import gettext as _, lazy_gettext as _l
+from urllib.parse import quote
+
+from flask import current_app, has_request_context, make_response, render_template, request, session
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from peewee import InterfaceError, OperationalError
 from werkzeug.routing import IntegerConverter
 
 from blueprints import hx_redirect, render
 from extensions import htmx
-from models import AuditLog
+from models import LANGUAGES, AuditLog
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -29,6 +32,8 @@ def init_app(app):
     app.register_error_handler(CSRFError, csrf_failed)
     for status in (400, 403, 404, 405, 413, 500):
         app.register_error_handler(status, error_page)
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
 
 
 def add_headers(response):
@@ -75,4 +80,44 @@ ERRORS = {
 def error_page(error):
     status = getattr(error, 'code', 500) or 500
     title, message = ERRORS.get(status, ERRORS[500])
-    return render('error.html', status=status, title=title, message=message)
+    try:
+        return render('error.html', status=status, title=title, message=message)
+    except Exception:  # the page itself failed (the database, most often): the plain one
+        current_app.logger.exception('error page failed')
+        return unavailable(status, title, message)
+
+
+RETRY_SECONDS = 3
+
+
+def database_unavailable(error):
+    """The database is away (restarting, failing over): 503, said without
+    touching it; an inline save says "not saved" in its cell and retries."""
+    current_app.logger.warning('database unavailable: %s', error)
+    title = _l('The service is unavailable for a moment')
+    message = _l('Nothing was saved. Please try again in a few seconds.')
+    if htmx:
+        with force_locale(_language()):
+            words = _('Not saved: the service is busy for a moment. Trying again…')
+        response = make_response(words, 503)
+        response.headers['X-Portal-Message'] = quote(words)
+    else:
+        response = unavailable(503, title, message)
+    response.headers['Retry-After'] = str(RETRY_SECONDS)
+    return response
+
+
+def _language():
+    """The page's language without the database: the session's, else the browser's."""
+    chosen = session.get('lang')
+    return chosen if chosen in LANGUAGES else (request.accept_languages.best_match(LANGUAGES) or 'en')
+
+
+def unavailable(status, title, message):
+    from flask import g
+    from extensions import login_manager
+    g._login_user = login_manager.anonymous_user()  # so that no template asks the database who is here
+    with force_locale(_language()):
+        page = render_template('unavailable.html', title=str(title), message=str(message),
+                               language=_language())
+    return make_response(page, status)

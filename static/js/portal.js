@@ -28,7 +28,17 @@
     var refused = xhr && (xhr.status === 403 || xhr.status === 404);
     var said = xhr && xhr.getResponseHeader('X-Portal-Message');  // the server's own words
     warn(event, refused ? 'data-request-forbidden' : 'data-request-failed', said && decodeURIComponent(said));
+    if (xhr && xhr.status === 503) retry(event.detail.elt, xhr.getResponseHeader('Retry-After'));
   });
+  // The service was away for a moment (503): the same save again, a few times.
+  function retry(field, after) {
+    if (!field || !window.htmx) return;
+    var tries = Number(field.getAttribute('data-retries') || 0);
+    if (tries >= 5) return;
+    field.setAttribute('data-retries', String(tries + 1));
+    window.setTimeout(function () { window.htmx.trigger(field, 'change'); },
+                      1000 * Math.min(Number(after) || 3, 30) * (tries + 1));
+  }
   // Said beside the field, as the server's own refusals are.
   function warn(event, attribute, said) {
     var field = event.detail.elt;
