@@ -9,7 +9,7 @@ from blueprints import (account_admin, auth, centre_profile, centres, entries, h
                         impersonation, internal_assessment, moderators, outbox, reports, samples, series_admin,
                         uploads)
 from extensions import babel, csrf, htmx, login_manager, select_locale
-from blueprints import moderation
+from blueprints import health, moderation
 from storage import bind_database, close_database, open_database
 import security
 import settings
@@ -52,6 +52,7 @@ def create_app(test_config=None):
     app.register_blueprint(series_admin.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(moderators.bp)
+    app.register_blueprint(health.bp)
 
     cli.init_app(app)
     return app

@@ -34,3 +34,28 @@ def test_an_inline_save_says_not_saved_and_asks_to_be_retried(tmp_path):
     assert response.status_code == 503 and response.headers['Retry-After'] == '3'
     assert 'Not saved: the service is busy for a moment' in response.get_data(as_text=True)
     assert 'Not%20saved' in response.headers['X-Portal-Message']
+
+
+def test_healthz_says_what_is_down_for_the_load_balancer(tmp_path):
+    response = unreachable_app(tmp_path).test_client().get('/healthz')
+    body = response.get_json()
+    assert response.status_code == 503 and body['status'] == 'unavailable'
+    assert body['database']['ok'] is False and body['storage']['ok'] is True
+
+
+def test_healthz_reports_the_queue_and_its_oldest_waiting_job(app, world, redis_server):
+    import datetime
+    from redis import Redis
+    from rq import Queue
+    import jobs
+    from models import Job, db
+    app.config['REDIS_URL'] = redis_server
+    app.extensions['rq_queue'] = Queue(jobs.QUEUE_NAME, connection=Redis.from_url(redis_server))
+    with db.connection_context():
+        Job.create(kind='candidate_report', created_at=datetime.datetime.utcnow() - datetime.timedelta(minutes=2))
+    response = app.test_client().get('/healthz')
+    body = response.get_json()
+    assert response.status_code == 200 and body['status'] == 'ok'
+    assert body['database']['jobs_waiting'] == 1 and 110 <= body['database']['oldest_waiting_seconds'] <= 180
+    assert body['redis']['configured'] is True and body['redis']['queued'] == {'mail': 0, 'portal': 0}
+    Redis.from_url(redis_server).connection_pool.disconnect()
