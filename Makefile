@@ -39,7 +39,7 @@ run: export PORTAL_ENV := development
 run: $(BIN)/.runtime translations
 	$(BIN)/flask --app app migrate
 	$(BIN)/flask --app app demo
-	$(BIN)/flask --app app run --port $(PORT)
+	$(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 test: system-deps $(BIN)/.test translations
 	$(BIN)/python -m pytest -q tests; status=$$?; \
