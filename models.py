@@ -805,10 +805,39 @@ class Job(BaseModel):
         return self.status == 'queued' and self.attempts > 0
 
 
+IMPORT_KINDS = ('centres', 'candidates', 'entries', 'moderators', 'assignments')
+IMPORT_STATES = ('checking', 'invalid', 'ready', 'saving', 'saved', 'failed')
+
+
+class ImportBatch(BaseModel):
+    """An uploaded CSV file (kept under instance/imports/ with its SHA-256),
+    its validation report and its save (issue 9 point 3; imports.py)."""
+    kind = CharField(max_length=20, constraints=[
+        Check("kind IN ('centres', 'candidates', 'entries', 'moderators', 'assignments')")])
+    series = ForeignKeyField(Series, null=True, on_delete='RESTRICT')
+    account = ForeignKeyField(Account, on_delete='RESTRICT')
+    original_name = CharField(max_length=255, default='')
+    stored_path = CharField(max_length=500)
+    sha256 = CharField(max_length=64, default='')
+    size = BigIntegerField(default=0)
+    state = CharField(max_length=10, default='checking', index=True, constraints=[
+        Check("state IN ('checking', 'invalid', 'ready', 'saving', 'saved', 'failed')")])
+    rows = IntegerField(default=0)
+    problems = IntegerField(default=0)
+    created = IntegerField(default=0)
+    updated = IntegerField(default=0)
+    unchanged = IntegerField(default=0)
+    report = TextField(default='')  # JSON: the kept problems and the counts
+    job = ForeignKeyField(Job, null=True, on_delete='SET NULL')
+    created_at = DateTimeField(default=utcnow, index=True)
+    checked_at = DateTimeField(null=True)
+    confirmed_at = DateTimeField(null=True)
+    saved_at = DateTimeField(null=True)
+
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, EntryChange, Outcome, Submission, FurtherSample, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, ClericalError, Request,
-          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode]
+          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode, ImportBatch]
 
 
 # --- The marksheet: one centre's entries for one unit ------------------------

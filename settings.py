@@ -37,6 +37,8 @@ DEFAULTS = dict(
     UPLOADS_DIR=None,                # default instance/uploads: parts being received
     FILES_DIR=None,                  # default instance/files: candidates' work, under stored names
     UPLOAD_MAX_BYTES=10 * 1024 ** 3,  # one file; video can be large
+    IMPORT_MAX_BYTES=50 * 1024 ** 2,  # one CSV file to import (docs/IMPORTS.md)
+    IMPORTS_DIR=None,                # default instance/imports: uploaded CSV files, kept with their batch
     CLAMD_ADDRESS=None,              # host:port of clamd; none: files are "available, not scanned"
     S3_BUCKET=None,                  # set: finished files go to this S3-compatible bucket
     S3_ENDPOINT_URL=None,            # e.g. https://s3.eu-west-2.amazonaws.com or a SeaweedFS/Swift address
@@ -74,6 +76,8 @@ def load(app, test_config=None):
     app.config['UPLOADS_DIR'] = app.config['UPLOADS_DIR'] or os.path.join(app.instance_path, 'uploads')
     app.config['FILES_DIR'] = app.config['FILES_DIR'] or os.path.join(app.instance_path, 'files')
     app.config['UPLOAD_MAX_BYTES'] = int(app.config['UPLOAD_MAX_BYTES'])
+    app.config['IMPORT_MAX_BYTES'] = int(app.config['IMPORT_MAX_BYTES'])
+    app.config['IMPORTS_DIR'] = app.config['IMPORTS_DIR'] or os.path.join(app.instance_path, 'imports')
     app.config['PROXY_HOPS'] = int(app.config['PROXY_HOPS'] or 0)
     use_secure_cookies(app)
     check_secret_key(app)

@@ -54,7 +54,7 @@ def init_app(app):
         connection = Redis.from_url(app.config['REDIS_URL'], socket_connect_timeout=2,
                                     socket_timeout=5)
         app.extensions['rq_queue'] = Queue(QUEUE_NAME, connection=connection)
-    from jobs import emails, reports  # noqa: F401  register their runners
+    from jobs import emails, imports, reports  # noqa: F401  register their runners
 
 
 def record(kind, centre=None, account=None, language='en', **args):

@@ -43,6 +43,12 @@ def routes(app, world, job):
     open(os.path.join(app.config['FILES_DIR'], upload.stored_name), 'w').write('a')
     values['file_id'], values['key'], values['kind'] = upload.id, upload.upload_key, 'opt-out'
     values['centre_id'] = world.centre.id
+    with db.connection_context():  # an import with problems (imports: series staff only)
+        from models import ImportBatch
+        values['batch_id'] = ImportBatch.create(
+            kind='centres', account=world.series_staff.id, stored_path='/nonexistent/centres.csv', state='invalid',
+            report='{"problems": [[2, "name", "required", ""]], "counts": {}, "fatal": false}').id
+    values['import_kind'] = 'centres'
     values['series_id'] = world.series.id  # series_admin: a series of the world
     with db.connection_context():  # a pending new entry of centre 68999 (ENTRIES), for the queue and a cancel
         from models import EntryChange
