@@ -144,6 +144,11 @@ AUDIT_WORDS = {
     'e_submission_opt_out.request': _l('Opt-out from e-submission asked for'),
     'e_submission_opt_out.confirm': _l('Opt-out from e-submission accepted'),
     'e_submission_opt_out.reject': _l('Opt-out from e-submission refused'),
+    'candidate.create': _l('Candidate added'),
+    'entry.requested': _l('Entry change sent to the board'),
+    'entry.cancelled': _l('Entry change cancelled'),
+    'entry.processed': _l('Entry processed by the board'),
+    'entry.withdrawn': _l('Withdrawal processed by the board'),
 }
 
 

@@ -5,7 +5,7 @@ import datetime
 import re
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
+from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 
 import entries as domain
@@ -55,7 +55,6 @@ def exams_officer():
 
 
 def language():
-    from flask_babel import get_locale
     return str(get_locale() or 'en')
 
 
@@ -193,8 +192,7 @@ def cancel(change_id):
         change = domain.cancel(centre_id, change_id, actor, acting_for)
     except DomainError as error:
         flash(refusal(error), 'error')
-        return redirect(url_for('.index', series=domain.series_or_none(request.form.get('series')) and
-                                request.form.get('series')), 303)
+        return redirect(url_for('.index'), 303)
     flash(_('Cancelled: %(kind)s of candidate %(number)s for %(code)s.', kind=KINDS[change.kind],
             number=change.candidate.number, code=change.unit.code))
     return redirect(url_for('.index', series=change.unit.series_id, _anchor=f'unit-{change.unit_id}'), 303)
@@ -274,8 +272,10 @@ def process_all():
             flash(_('No change was listed to process.'), 'error')
             return back_to_queue()
         done = domain.process_many(ids, current_user._get_current_object())
-    flash(_('%(processed)s processed.', processed=done['processed']))
-    if done['already'] or done['unknown']:
-        flash(_('%(count)s had already been processed or cancelled meanwhile: nothing changed for them.',
-                count=done['already'] + done['unknown']), 'error')
+    flash(ngettext('%(num)s processed.', '%(num)s processed.', done['processed']))
+    missed = done['already'] + done['unknown']
+    if missed:
+        flash(ngettext('%(num)s had already been processed or cancelled meanwhile: nothing changed for it.',
+                       '%(num)s had already been processed or cancelled meanwhile: nothing changed for them.',
+                       missed), 'error')
     return back_to_queue()

@@ -339,3 +339,42 @@ def test_page_query_counts_do_not_grow_with_candidates(world, as_):
                                   'kind': 'enter', 'requested_by': world.admin.id} for c in more]).execute()
     assert counts() == small
     assert marksheet(teacher, world.unit).count('Withdrawn: mark Absent') == 51
+
+
+def test_tabs_racing_to_process_the_same_changes_do_each_once(world, as_, newcomer):
+    import threading
+    officer = as_('admin')
+    send_entry(officer, world.unit, candidate_id=newcomer.id)
+    send_entry(officer, world.other_unit, candidate_id=newcomer.id)
+    officer.post(f'/entries/{world.entries[7].id}/withdraw', data={'confirm': '1'})
+    ids = [str(c.id) for c in pending()]
+    clients = [as_('series_staff') for _ in range(4)]
+    answers = []
+
+    def press(client, n):
+        if n % 2:
+            answers.append(client.post('/board/entries/process', data={'change': ids}).status_code)
+        else:
+            answers.append(client.post(f'/board/entries/{ids[0]}/process').status_code)
+    threads = [threading.Thread(target=press, args=(c, n)) for n, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [303] * 4 and not pending()
+    with db.connection_context():
+        assert AuditLog.select().where(AuditLog.action == 'entry.processed').count() == 2
+        assert AuditLog.select().where(AuditLog.action == 'entry.withdrawn').count() == 1
+        assert Entry.select().where(Entry.candidate == newcomer.id).count() == 2
+
+
+def test_tabs_racing_to_send_the_same_entry_leave_one_pending(world, as_, newcomer):
+    import threading
+    clients = [as_('admin') for _ in range(3)]
+    threads = [threading.Thread(target=send_entry, args=(c, world.unit), kwargs={'candidate_id': newcomer.id})
+               for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(pending(candidate=newcomer.id)) == 1
