@@ -18,7 +18,9 @@ import os
 import re
 import secrets
 
-from models import (AuditLog, CandidateFile, DomainError, Entry, ExplanatoryNote, SampleMember, Submission, db,
+from peewee import JOIN
+
+from models import (AuditLog, CandidateFile, DomainError, Entry, ExplanatoryNote, Request, SampleMember, Submission,
                     utcnow, writing)
 
 BLOCK = 1024 * 1024
@@ -30,17 +32,39 @@ def today():
     return datetime.date.today()
 
 
+def opted_out(sheet):
+    """True once the board has accepted the centre's request to opt out of
+    e-submission for the unit: its sample goes to the moderator by post."""
+    return Request.select().where(Request.kind == 'e_submission_opt_out', Request.centre == sheet.centre.id,
+                                  Request.unit == sheet.unit.id, Request.status == 'confirmed').exists()
+
+
+def needs_upload(sheet):
+    """The one answer to "does this centre upload work for this unit?": the
+    unit needs e-submission and the centre has not been let off it. Every
+    view (the upload panel, the upload routes, the moderator's page) asks here."""
+    return bool(sheet.unit.e_submission) and not opted_out(sheet)
+
+
+def check_may_upload_here(sheet):
+    """Files may be uploaded for this centre's unit now, or DomainError:
+    'not_e_submission', 'opted_out', 'upload_too_early'."""
+    if not sheet.unit.e_submission:
+        raise DomainError('not_e_submission')
+    if opted_out(sheet):
+        raise DomainError('opted_out')
+    if not Submission.select().where(Submission.centre == sheet.centre, Submission.unit == sheet.unit).exists():
+        raise DomainError('upload_too_early')
+
+
 def check_may_upload(sheet, entry_id):
     """The sampled entry of this marksheet that work may be uploaded for, or
-    DomainError: 'not_e_submission', 'not_submitted', 'unknown_entry',
+    DomainError: 'unknown_entry', those of `check_may_upload_here`,
     'not_in_sample'."""
     entry = sheet.entry(entry_id)  # tenancy first: another centre's id says nothing more
     if entry is None:
         raise DomainError('unknown_entry')
-    if not sheet.unit.e_submission:
-        raise DomainError('not_e_submission')
-    if not Submission.select().where(Submission.centre == sheet.centre, Submission.unit == sheet.unit).exists():
-        raise DomainError('upload_too_early')
+    check_may_upload_here(sheet)
     if not SampleMember.select().where(SampleMember.entry == entry.id).exists():
         raise DomainError('not_in_sample')
     return entry
@@ -56,7 +80,8 @@ def deadline_for(unit, member=None):
 
 def member_of(entry_id):
     from models import FurtherSample
-    from peewee import JOIN
+    if entry_id is None:  # an explanatory note's file: the unit's deadline alone
+        return None
     return (SampleMember.select(SampleMember, FurtherSample)
             .join(FurtherSample, JOIN.LEFT_OUTER, attr='further_sample')
             .where(SampleMember.entry == entry_id).first())
@@ -81,24 +106,32 @@ def display_name(name):
 
 
 def begin(sheet, entry, account, original_name, length):
-    """Record a new upload (state 'uploading') and make its empty part file.
+    """Record a new upload (state 'uploading'), the store then makes its
+    empty part file. `entry` None: an explanatory note's file for the unit.
     The stored name follows the board's rule: centre number, candidate
-    number, a sequence, the extension; nothing of the original name."""
+    number (or NOTES), a sequence, the extension; nothing of the original
+    name."""
     with writing():
         unfinished = CandidateFile.select().where(CandidateFile.uploaded_by == account,
                                                   CandidateFile.state == 'uploading').count()
         if unfinished >= UNFINISHED_MAX:
             raise DomainError('too_many_unfinished', maximum=UNFINISHED_MAX)
-        taken = CandidateFile.select().where(CandidateFile.entry == entry.id).count()
-        stem = f'{sheet.centre.number}_{entry.candidate.number}'
+        if entry is not None:
+            taken = CandidateFile.select().where(CandidateFile.entry == entry.id).count()
+            stem = f'{sheet.centre.number}_{entry.candidate.number}'
+        else:
+            taken = CandidateFile.select().where(CandidateFile.centre == sheet.centre.id,
+                                                 CandidateFile.entry.is_null()).count()
+            stem = f'{sheet.centre.number}_NOTES'
         for sequence in range(taken + 1, taken + 1000):
             stored = f'{stem}_{sequence:03d}{extension(original_name)}'
             if not CandidateFile.select().where(CandidateFile.stored_name == stored).exists():
                 break
-        upload = CandidateFile.create(entry=entry.id, centre=sheet.centre.id, uploaded_by=account,
+        upload = CandidateFile.create(entry=entry.id if entry else None, centre=sheet.centre.id,
+                                      unit=sheet.unit.id, uploaded_by=account,
                                       upload_key=secrets.token_urlsafe(24), stored_name=stored,
                                       original_name=display_name(original_name), length=length,
-                                      new_version=after_deadline(sheet.unit, member_of(entry.id)))
+                                      new_version=after_deadline(sheet.unit, member_of(entry.id if entry else None)))
     return upload
 
 
@@ -243,11 +276,16 @@ def receive(store, upload, stream, offset, length_of_piece=None, checksum=None):
     return received
 
 
-def finished(upload):
-    """The last byte is in: the check job (call in a transaction; enqueue it after)."""
+def finished(upload, actor=None, acting_for=None):
+    """The last byte is in: the check job (call in a transaction; enqueue it
+    after). A note file received is audited (`actor`, `acting_for`)."""
     import jobs
     moved = (CandidateFile.update(state='checking', finished_at=utcnow())
              .where(CandidateFile.id == upload.id, CandidateFile.state == 'uploading').execute())
+    if moved and upload.entry_id is None and actor is not None:
+        AuditLog.record(actor, 'note_file.upload', f'unit:{upload.unit_id}', acting_for=acting_for,
+                        after={'file': upload.original_name, 'stored_as': upload.stored_name},
+                        centre=upload.centre_id)
     return jobs.record('check_file', centre=upload.centre_id, file=upload.id) if moved else None
 
 
@@ -330,14 +368,35 @@ def refuse(store, upload, problem, **fields):
     CandidateFile.update(state='refused', problem=problem, **fields).where(CandidateFile.id == upload.id).execute()
 
 
-def delete(store, upload, sheet):
+def delete(store, upload, sheet, actor=None, acting_for=None):
     """Delete a file until the unit's deadline, never after (in the server);
-    an upload that stopped part-way can always be given up."""
+    an upload that stopped part-way can always be given up. Deleting a note
+    file is audited (`actor`, `acting_for`)."""
     if upload.state != 'uploading' and after_deadline(sheet.unit, member_of(upload.entry_id)):
         raise DomainError('deadline_passed')
-    with db.atomic():
-        CandidateFile.delete().where(CandidateFile.id == upload.id).execute()
+    with writing():
+        deleted = CandidateFile.delete().where(CandidateFile.id == upload.id).execute()
+        if deleted and upload.entry_id is None and actor is not None:
+            AuditLog.record(actor, 'note_file.delete', f'unit:{sheet.unit.id}',
+                            before={'file': upload.original_name, 'stored_as': upload.stored_name},
+                            centre=sheet.centre.id, acting_for=acting_for)
     store.discard(upload)
+
+
+def file_of(centre_id, unit_id, file_id):
+    """A file of this centre's unit, a candidate's or an explanatory note's,
+    or None: the one query both sides (centre, moderator) find a file by."""
+    return (CandidateFile.select(CandidateFile).join(Entry, JOIN.LEFT_OUTER)
+            .where(CandidateFile.id == file_id, CandidateFile.centre == centre_id,
+                   (Entry.unit == unit_id) | (CandidateFile.entry.is_null() & (CandidateFile.unit == unit_id)))
+            .get_or_none())
+
+
+def note_files_of(sheet):
+    """The centre's explanatory notes as files for the unit, oldest first."""
+    return list(CandidateFile.select().where(CandidateFile.centre == sheet.centre.id,
+                                             CandidateFile.unit == sheet.unit.id, CandidateFile.entry.is_null())
+                .order_by(CandidateFile.id))
 
 
 def note_of(sheet):
@@ -387,22 +446,23 @@ def files_of(sheet):
 
 
 def zip_sample(store, sheet, path, progress=None):
-    """Every available file of the sample's candidates in one zip at `path`
-    (stored, not compressed: video and documents are compressed already),
+    """Every available file of the sample's candidates, and the centre's
+    explanatory notes as files in `notes/`, in one zip at `path` (stored, not compressed: video and documents are compressed already),
     written beside it and renamed: never half a zip. Returns how many files."""
     import tempfile
     import zipfile
     members = {e.id for e in sheet.sampled_entries()}
-    uploads = [f for entry_id, fs in files_of(sheet).items() if entry_id in members
+    uploads = [(f.stored_name, f) for entry_id, fs in files_of(sheet).items() if entry_id in members
                for f in fs if f.state == 'available']
+    uploads += [('notes/' + f.stored_name, f) for f in note_files_of(sheet) if f.state == 'available']
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, suffix='.part')
     os.close(handle)
     try:
         with zipfile.ZipFile(temporary, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for done, upload in enumerate(uploads, start=1):
-                member = zipfile.ZipInfo(upload.stored_name, date_time=upload.uploaded_at.timetuple()[:6])
+            for done, (name, upload) in enumerate(uploads, start=1):
+                member = zipfile.ZipInfo(name, date_time=upload.uploaded_at.timetuple()[:6])
                 member.external_attr = 0o644 << 16  # readable by whoever unpacks it, dated when it was uploaded
                 with store.open(upload) as source, archive.open(member, 'w', force_zip64=True) as out:
                     for block in iter(lambda: source.read(BLOCK), b''):

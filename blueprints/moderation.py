@@ -22,8 +22,7 @@ from blueprints import AUDIT_WORDS, message_for, public_url, render
 from jobs import emails, reports
 from blueprints.reports import finished_file, job_page
 from blueprints.uploads import send_candidate_file
-from models import (Account, CandidateFile, DomainError, Entry, Job, Marksheet, ModeratorReport, lock_marksheet,
-                    writing)
+from models import Account, DomainError, Job, Marksheet, ModeratorReport, lock_marksheet, writing
 
 bp = Blueprint('moderation', __name__)
 moderator_required = roles_required('moderator')
@@ -156,11 +155,13 @@ def unit(centre_id, unit_id):
     the moderator has asked for and written."""
     assignment = assignment_for(centre_id, unit_id)
     submission = moderation.submission(assignment)
+    sheet = Marksheet(assignment.centre, assignment.unit)
     context = {'assignment': assignment, 'centre': assignment.centre, 'unit': assignment.unit,
-               'submission': submission, 'state': moderation.state(assignment), 'labels': STATE_LABELS}
+               'submission': submission, 'state': moderation.state(assignment), 'labels': STATE_LABELS,
+               'opted_out': assignment.unit.e_submission and uploads.opted_out(sheet)}
     if submission is not None:  # never the centre's outcomes before it submits
-        sheet = Marksheet(assignment.centre, assignment.unit)
-        context.update(files=uploads.files_of(sheet), note=uploads.note_of(sheet))
+        context.update(files=uploads.files_of(sheet), note=uploads.note_of(sheet),
+                       note_files=uploads.note_files_of(sheet))
         context.update(rows=moderation.candidates(assignment), sample=moderation.sample(assignment),
                        errors=moderation.clerical_errors(assignment), report=moderation.report_of(assignment),
                        further=moderation.further_samples(assignment))
@@ -190,13 +191,12 @@ def tell_centre(assignment):
 @bp.route('/moderation/centres/<int:centre_id>/units/<int:unit_id>/files/<int:file_id>')
 @moderator_required
 def candidate_file(centre_id, unit_id, file_id):
-    """One of the centre's files for this unit, after submission only."""
+    """One of the centre's files for this unit (a candidate's work or an
+    explanatory note), after submission only."""
     assignment = assignment_for(centre_id, unit_id)
     if moderation.submission(assignment) is None:
         abort(404)
-    upload = (CandidateFile.select(CandidateFile).join(Entry)
-              .where(CandidateFile.id == file_id, CandidateFile.centre == assignment.centre_id,
-                     Entry.unit == assignment.unit_id).get_or_none())
+    upload = uploads.file_of(assignment.centre_id, assignment.unit_id, file_id)
     if upload is None:
         abort(404)
     return send_candidate_file(upload)

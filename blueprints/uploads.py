@@ -23,14 +23,16 @@ import jobs
 import requests_queue
 import uploads
 from access import acting_ids, internal_assessment_required, marksheet_for
+from blueprints import AUDIT_WORDS
 from extensions import csrf
-from models import CandidateFile, DomainError, Entry, writing
+from models import CandidateFile, DomainError, writing
 
 bp = Blueprint('uploads', __name__, url_prefix='/internal-assessment')
 TUS_VERSION = '1.0.0'
 CHECKSUMS = {'sha256': hashlib.sha256, 'sha1': hashlib.sha1}  # tus requires sha1; sha256 is ours
 PROBLEMS = {
     'not_e_submission': _l('This unit does not need e-submission: there is nothing to upload.'),
+    'opted_out': _l('You have opted out of e-submission for this unit: send the sample to the moderator by post.'),
     'upload_too_early': _l('Centres are reminded not to upload any files until outcomes are submitted '
                            'and samples generated.'),
     'unknown_entry': _l('That candidate is not on this marksheet.'),
@@ -52,9 +54,14 @@ PROBLEMS = {
     'request_waiting': _l('A request like this for this unit is already with the board: you will be e-mailed '
                           'its decision.'),
 }
+# The audit log's words for what happens here (the centre's log on the helpline's pages).
+AUDIT_WORDS.update({
+    'note_file.upload': _l('Explanatory note for the moderator uploaded as a file'),
+    'note_file.delete': _l('Explanatory note file deleted'),
+})
 CENTRE_REQUESTS = {'file-deletion': 'file_deletion', 'opt-out': 'e_submission_opt_out'}
 REASON_MAX = 1000
-STATUS = {'too_many_unfinished': 429, 'not_e_submission': 404, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
+STATUS = {'too_many_unfinished': 429, 'not_e_submission': 404, 'opted_out': 409, 'upload_too_early': 409, 'unknown_entry': 404, 'not_in_sample': 409,
           'too_large': 413, 'offset_mismatch': 409, 'too_long': 413, 'checksum_mismatch': 460,
           'upload_busy': 423, 'upload_finished': 409, 'deadline_passed': 409, 'no_file': 422,
           'bad_form': 400}
@@ -161,6 +168,7 @@ def tus_create():
 
 
 def start(sheet, entry, filename, length):
+    """A new upload and its empty part file; `entry` None: an explanatory note's file."""
     actor, acting_for = acting_ids()
     upload = uploads.begin(sheet, entry, acting_for or actor, filename, length)
     store().create(upload)
@@ -169,7 +177,7 @@ def start(sheet, entry, filename, length):
 
 def finish(upload):
     with writing():
-        job = uploads.finished(upload)
+        job = uploads.finished(upload, *acting_ids())
     if job:
         jobs.enqueue(job)
 
@@ -264,9 +272,28 @@ def upload_form(unit_id, entry_id):
     return back_to_samples(unit_id)
 
 
+@bp.route('/<int:unit_id>/note/files', methods=['POST'])
+@csrf.exempt  # checked in streamed_upload, from the form's first field, before any file byte is read
+@internal_assessment_required
+def upload_note_file(unit_id):
+    """An explanatory note for the moderator as a file (a PDF, a Word
+    document, anything), after submission: streamed and checked as work is."""
+    sheet = marksheet_for(unit_id)
+    try:
+        uploads.check_may_upload_here(sheet)
+        upload = streamed_upload(sheet, None)
+    except DomainError as error:
+        flash(problem_text(error.code, **error.params), 'error')
+        return back_to_samples(unit_id)
+    finish(upload)
+    flash(_('%(name)s received: it is being checked.', name=upload.original_name))
+    return back_to_samples(unit_id)
+
+
 def streamed_upload(sheet, entry):
     """Read the multipart body event by event: the CSRF token must come
-    before the file; the file goes block by block to its part file."""
+    before the file; the file goes block by block to its part file (a
+    candidate's work, or with `entry` None an explanatory note's file)."""
     allow_large_body()
     boundary = request.mimetype_params.get('boundary', '').encode()
     length = request.content_length
@@ -358,6 +385,9 @@ def ask_the_board(unit_id, kind):
     kind = CENTRE_REQUESTS[kind]
     if not sheet.unit.e_submission or (kind == 'file_deletion' and sheet.submission() is None):
         abort(404)
+    if kind == 'e_submission_opt_out' and uploads.opted_out(sheet):
+        flash(problem_text('opted_out'), 'error')  # accepted already: nothing to ask
+        return back_to_samples(unit_id)
     reason = ' '.join((request.form.get('reason') or '').split())
     if not reason or len(reason) > REASON_MAX:
         flash(problem_text('reason_missing', maximum=REASON_MAX), 'error')
@@ -375,10 +405,8 @@ def ask_the_board(unit_id, kind):
 # --- The files: download and delete --------------------------------------------
 
 def file_of(sheet, file_id):
-    """A file of this marksheet's centre and unit, or 404."""
-    upload = (CandidateFile.select(CandidateFile).join(Entry)
-              .where(CandidateFile.id == file_id, CandidateFile.centre == sheet.centre.id,
-                     Entry.unit == sheet.unit.id).get_or_none())
+    """A file of this marksheet's centre and unit (work or a note), or 404."""
+    upload = uploads.file_of(sheet.centre.id, sheet.unit.id, file_id)
     if upload is None:
         abort(404)
     return upload
@@ -414,7 +442,7 @@ def delete(unit_id, file_id):
     sheet = marksheet_for(unit_id)
     upload = file_of(sheet, file_id)
     try:
-        uploads.delete(store(), upload, sheet)
+        uploads.delete(store(), upload, sheet, *acting_ids())
     except DomainError as error:
         flash(problem_text(error.code), 'error')
         return back_to_samples(unit_id)
@@ -426,7 +454,8 @@ def init_app(app):
     """The upload panel's words and sizes."""
     app.jinja_env.globals.update(file_state=file_state, file_size=human_size,
                                  upload_limit=lambda: human_size(app.config['UPLOAD_MAX_BYTES']),
-                                 past_deadline=uploads.after_deadline)
+                                 past_deadline=uploads.after_deadline, needs_upload=uploads.needs_upload,
+                                 opted_out=uploads.opted_out, note_files_of=uploads.note_files_of)
 
 
 FILE_STATES = {'uploading': _l('uploading'), 'checking': _l('checking'),
