@@ -1,7 +1,8 @@
-"""Commands: `flask --app app migrate`, `demo`, `sweep-jobs`."""
+"""Commands: `flask --app app migrate`, `demo`, `sweep-jobs`, `create-staff`."""
 import click
 from flask.cli import with_appcontext
 
+import credentials
 import jobs
 import storage
 
@@ -35,12 +36,91 @@ def init_app(app):
     app.cli.add_command(reports.clean_reports_command)
     app.cli.add_command(import_command)
 
+    @app.cli.command('create-staff')
+    @click.argument('username')
+    @click.option('--role', 'roles', multiple=True, required=True, type=click.Choice(STAFF_ROLES),
+                  help='series (series, units, moderators, imports, entries) or helpline; may be repeated.')
+    @click.option('--email', default='', help="The staff member's e-mail address.")
+    @click.option('--name', default='', help="The staff member's name.")
+    def create_staff(username, roles, email, name):
+        """Create a staff account (or add a role to one) and print a one-time
+        link to set its password; the second factor is set up at first sign-in."""
+        from flask import url_for
+        from models import db
+        with app.test_request_context():  # before the database: its teardown closes the connection
+            page = app.config['PUBLIC_URL'].rstrip('/') + url_for('auth.welcome')
+        with db.connection_context():
+            try:
+                account, created, added = make_staff(username, roles, email.strip(), ' '.join(name.split()))
+            except ValueError as problem:
+                raise click.ClickException(str(problem))
+            link = page + '#' + invitation_token(account)
+        if created:
+            click.echo(f'staff account {account.username} created with roles: {account.staff_roles}')
+        elif added:
+            click.echo(f'staff account {account.username} already exists: role {" ".join(added)} added '
+                       f'(now {account.staff_roles})')
+        else:
+            click.echo(f'staff account {account.username} already has roles: {account.staff_roles}')
+        click.echo(f'one-time link to set the password (valid for '
+                   f'{int(credentials.INVITE_LIFETIME.total_seconds() // 3600)} hours; the second factor is '
+                   f'set up after the first sign-in):\n{link}')
+
     @app.cli.command('sweep-jobs')
     def sweep_jobs():
         """Enqueue jobs recorded while Redis was unavailable."""
         from models import db
         with db.connection_context():
             click.echo(f'{jobs.sweep()} jobs enqueued')
+
+
+STAFF_ROLES = ('series', 'helpline')
+
+
+def make_staff(username, roles, email='', name=''):
+    """(account, created, roles added) for `create-staff`: a new active staff
+    account with no password, or a role added to an existing staff account.
+    Raises ValueError with what to say."""
+    from blueprints import EMAIL, EMAIL_MAX, NAME_MAX
+    from models import Account, AuditLog, writing
+    name_upper = (username or '').strip().upper()
+    if Account.username_form_error('staff', name_upper):
+        raise ValueError(f'"{username}" cannot be a staff username: use 3 to 40 letters, digits, '
+                         f'dots, hyphens or underscores, starting with a letter')
+    if email and (len(email) > EMAIL_MAX or not EMAIL.fullmatch(email)):
+        raise ValueError(f'"{email}" is not an e-mail address')
+    if len(name) > NAME_MAX:
+        raise ValueError(f'the name is longer than {NAME_MAX} characters')
+    with writing():
+        account = Account.get_or_none(Account.username == name_upper)
+        if account is None:
+            account = Account.create(username=name_upper, kind='staff', staff_roles=' '.join(sorted(set(roles))),
+                                     email=email, contact_name=name, active=True)
+            AuditLog.record(None, 'account.create', f'account:{account.id}',
+                            after={'username': account.username, 'kind': 'staff', 'roles': account.staff_roles,
+                                   'by': 'create-staff'})
+            return account, True, []
+        if account.kind != 'staff':
+            raise ValueError(f'{account.username} is a {account.kind} account, not a staff account: '
+                             f'choose another username')
+        held = account.staff_roles.split()
+        added = sorted(set(roles) - set(held))
+        if added:
+            before = account.staff_roles
+            account.staff_roles = ' '.join(sorted(set(held) | set(added)))
+            Account.update(staff_roles=account.staff_roles).where(Account.id == account.id).execute()
+            AuditLog.record(None, 'account.update', f'account:{account.id}', before={'roles': before},
+                            after={'roles': account.staff_roles, 'by': 'create-staff'})
+        return account, False, added
+
+
+def invitation_token(account):
+    """A fresh one-time token for the welcome page (older ones lapse)."""
+    from models import Token, writing
+    with writing():
+        token, _row = Token.issue(account, 'invite', credentials.INVITE_LIFETIME)
+    return token
+
 
 @click.command('import')
 @click.argument('kind', type=click.Choice(['centres', 'candidates', 'entries', 'moderators', 'assignments']))

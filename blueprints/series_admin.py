@@ -1,9 +1,172 @@
-"""Series and units: the board's series staff create and edit series and their units (SPEC 2, 3.10; issue 9)."""
-from flask import Blueprint, abort
+"""Series and units: the board's series staff create and edit series and
+their units (SPEC 2, 3.10; issue 9). The rules live in `series`; these views
+read forms, say what is wrong beside each field, and redirect after a save."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+import series as domain
+from access import series_staff_required
+from blueprints import render
+from models import SUITES, DomainError
 
 bp = Blueprint('series_admin', __name__, url_prefix='/board')
 
+PROBLEMS = {
+    'required': _l('This cannot be left empty.'),
+    'too_long': _l('Use at most %(count)s characters.'),
+    'bad_date': _l('Enter a date such as 17/08/2017.'),
+    'code_form': _l('Enter a unit code in one of the board’s forms, such as 9611/L3, C700U3, 5409U2/N2, '
+                    '982201/W1 or 6300QC/CCL-2, without spaces.'),
+    'choose_suite': _l('Choose the suite the unit belongs to.'),
+    'choose_scheme': _l('Choose grades or marks.'),
+    'max_mark': _l('Enter the maximum mark, a whole number from 1 to %(limit)s.'),
+}
+REFUSALS = {
+    'duplicate_series': ('name', _l('There is already a series called “%(name)s”.')),
+    'duplicate_code': ('code', _l('This series already has a unit %(unit_code)s.')),
+    'scheme_locked': ('scheme', _l('Outcomes have been entered for %(unit_code)s: its scheme and maximum mark '
+                                   'can no longer change. Nothing has been saved.')),
+}
+
+
+def words(errors):
+    """{field: message} for {field: problem code}."""
+    return {field: str(PROBLEMS[code]) % {'count': domain.CODE_MAX if field == 'code' else domain.NAME_MAX,
+                                          'limit': domain.MAX_MARK_LIMIT}
+            for field, code in errors.items()}
+
+
+def refused(error):
+    """(field, message) for a DomainError met while saving."""
+    if error.code in ('unknown_series', 'unknown_unit'):
+        abort(404)
+    field, message = REFUSALS[error.code]
+    return field, str(message) % error.params
+
+
+def series_or_404(series_id):
+    found = domain.series_or_none(series_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def unit_or_404(unit_id):
+    found = domain.unit_or_none(unit_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def staff():
+    return current_user._get_current_object()
+
+
+# --- Series ------------------------------------------------------------------------
 
 @bp.route('/series')
+@series_staff_required
 def index():
-    abort(404)  # being built (issue 9)
+    """Every series, with its units counted, and "New series"."""
+    return render('series_admin/index.html', all_series=domain.all_series())
+
+
+def series_form(series=None, values=None, errors=None, status=200):
+    units = domain.units_of(series) if series is not None else []
+    return render('series_admin/series.html', series=series, units=units,
+                  values=values or (domain.series_values(series) if series else {}), errors=errors or {},
+                  status=status)
+
+
+@bp.route('/series/new', methods=['GET', 'POST'])
+@series_staff_required
+def new_series():
+    """Create a series: English name (unique), Welsh name, results day."""
+    if request.method == 'GET':
+        return series_form()
+    values, fields, problems = domain.read_series(request.form)
+    errors = words(problems)
+    if not errors:
+        try:
+            created = domain.create_series(fields, staff())
+        except DomainError as error:
+            field, message = refused(error)
+            errors[field] = message
+    if errors:
+        return series_form(None, values, errors, status=422)
+    flash(_('Series %(name)s created. Add its units below.', name=created.name))
+    return redirect(url_for('.series_page', series_id=created.id), 303)
+
+
+@bp.route('/series/<int:series_id>', methods=['GET', 'POST'])
+@series_staff_required
+def series_page(series_id):
+    """A series: its details to change, and its units with "New unit"."""
+    series = series_or_404(series_id)
+    if request.method == 'GET':
+        return series_form(series)
+    values, fields, problems = domain.read_series(request.form)
+    errors = words(problems)
+    if not errors:
+        try:
+            domain.update_series(series.id, fields, staff())
+        except DomainError as error:
+            field, message = refused(error)
+            errors[field] = message
+    if errors:
+        return series_form(series, values, errors, status=422)
+    flash(_('Series %(name)s saved.', name=fields['name']))
+    return redirect(url_for('.series_page', series_id=series.id), 303)
+
+
+# --- Units -------------------------------------------------------------------------
+
+def unit_form(series, unit=None, values=None, errors=None, status=200):
+    values = values or (domain.unit_values(unit) if unit else {'scheme': 'grades', 'e_submission': 'list'})
+    locked = unit is not None and domain.has_outcomes(unit.id)
+    return render('series_admin/unit.html', series=series, unit=unit, values=values, errors=errors or {},
+                  suites=SUITES, locked=locked, status=status,
+                  by_list=domain.needs_e_submission(unit.code) if unit else None)
+
+
+@bp.route('/series/<int:series_id>/units/new', methods=['GET', 'POST'])
+@series_staff_required
+def new_unit(series_id):
+    """Add a unit to a series."""
+    series = series_or_404(series_id)
+    if request.method == 'GET':
+        return unit_form(series)
+    values, fields, problems = domain.read_unit(request.form)
+    errors = words(problems)
+    if not errors:
+        try:
+            created = domain.create_unit(series.id, fields, staff())
+        except DomainError as error:
+            field, message = refused(error)
+            errors[field] = message
+    if errors:
+        return unit_form(series, None, values, errors, status=422)
+    flash(_('Unit %(code)s created.', code=created.code))
+    return redirect(url_for('.unit_page', unit_id=created.id), 303)
+
+
+@bp.route('/units/<int:unit_id>', methods=['GET', 'POST'])
+@series_staff_required
+def unit_page(unit_id):
+    """A unit's details, to change; its scheme is fixed once outcomes exist."""
+    unit = unit_or_404(unit_id)
+    if request.method == 'GET':
+        return unit_form(unit.series, unit)
+    values, fields, problems = domain.read_unit(request.form)
+    errors = words(problems)
+    if not errors:
+        try:
+            domain.update_unit(unit.id, fields, staff())
+        except DomainError as error:
+            field, message = refused(error)
+            errors[field] = message
+    if errors:
+        return unit_form(unit.series, unit, values, errors, status=422)
+    flash(_('Unit %(code)s saved.', code=fields['code']))
+    return redirect(url_for('.unit_page', unit_id=unit.id), 303)
