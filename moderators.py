@@ -202,14 +202,14 @@ def assign(actor, moderator_id, centre_number, unit_id, acting_for=None):
     warning) where warning is 'no_entries' for a centre with no processed
     entries for the unit yet (allowed: entries often arrive later).
 
-    Raises DomainError: 'unknown_moderator', 'inactive_moderator',
+    Raises DomainError: 'not_a_moderator', 'inactive_moderator' (username=),
     'unknown_centre' (number=), 'unknown_unit', or 'assigned_elsewhere'
     (assignment=, the existing one with its moderator) so the page can offer a move."""
     number = (centre_number or '').strip()
     with writing():
         moderator = moderator_or_none(moderator_id)
         if moderator is None:
-            raise DomainError('unknown_moderator')
+            raise DomainError('not_a_moderator')
         if not moderator.active:
             raise DomainError('inactive_moderator', username=moderator.username)
         centre = Centre.get_or_none(Centre.number == number) if Centre.number_is_valid(number) else None
