@@ -14,8 +14,11 @@ login_manager = LoginManager()
 
 
 def select_locale():
-    """The page's language: the session's choice (English | Cymraeg switch),
-    else the signed-in account's preference, else the browser's."""
+    """The page's language: a link's `?lang=` (a Welsh account's e-mails
+    carry it, and it stays for the session), the session's choice (English |
+    Cymraeg switch), else the signed-in account's preference, else the browser's."""
+    if request.args.get('lang') in LANGUAGES and request.method == 'GET':
+        session['lang'] = request.args['lang']
     if session.get('lang') in LANGUAGES:
         return session['lang']
     if current_user and getattr(current_user, 'is_authenticated', False):

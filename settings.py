@@ -28,6 +28,7 @@ DEFAULTS = dict(
     MAIL_USERNAME=None,
     MAIL_PASSWORD=None,
     MAIL_FROM='WJEC Internal Assessment <no-reply@wjec.co.uk>',
+    MAIL_FROM_CY='CBAC Asesu Mewnol <no-reply@wjec.co.uk>',  # the sender as a Welsh account reads it
     MAIL_DOMAIN='portal.wjec.co.uk',
     MAIL_FOLDER=None,                # default instance/mail
     PUBLIC_URL='http://127.0.0.1:5000',  # links in e-mails

@@ -44,13 +44,13 @@ def queue(key, to, template, language='en', secret='', **context):
 def message_for(mail):
     config = current_app.config
     message = EmailMessage()
-    message['From'] = config['MAIL_FROM']
+    message['From'] = config['MAIL_FROM_CY'] if mail.language == 'cy' else config['MAIL_FROM']
     message['To'] = mail.to
     message['Subject'] = mail.subject
     message['Date'] = formatdate(localtime=False)
     message['Message-ID'] = f'<{mail.key}@{config["MAIL_DOMAIN"]}>'
-    message['Content-Language'] = mail.language
     message.set_content(mail.body_to_send())
+    message['Content-Language'] = mail.language  # after set_content, which clears Content-* headers
     return message
 
 

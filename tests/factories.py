@@ -60,7 +60,7 @@ def delivered_token(app, mail):
     import os
     import re
     with open(os.path.join(app.config['MAIL_FOLDER'], f'{mail.key}.eml')) as handle:
-        return re.search(r'https?://\S+/(?:welcome|reset)#([A-Za-z0-9_-]+)', handle.read()).group(1)
+        return re.search(r'https?://\S+/(?:welcome|reset)(?:\?lang=cy)?#([A-Za-z0-9_-]+)', handle.read()).group(1)
 
 
 def second_factor_code(username, secret=TOTP_SECRET):

@@ -239,6 +239,26 @@ def test_a_mail_whose_worker_lost_the_database_after_sending_is_not_sent_twice(a
     assert (mail.state, mail.attempts) == ('sent', 2)
 
 
+def test_a_welsh_accounts_mail_comes_from_a_welsh_sender_and_its_link_opens_in_welsh(app, world):
+    """Issue 10 point 7: Content-Language, the sender's name in Welsh, the
+    board's Message-ID domain, and a link that opens the page in Welsh."""
+    import glob
+    with app.test_request_context(), db.connection_context():
+        from blueprints.auth import invite
+        Account.update(email='cy@example.org', language='cy').where(Account.id == world.teacher.id).execute()
+        jobs.enqueue(invite(Account.get_by_id(world.teacher.id)))
+        mail = Outbox.get()
+    import email
+    from email import policy
+    with open(glob.glob(os.path.join(app.config['MAIL_FOLDER'], '*.eml'))[0], 'rb') as eml:
+        sent = email.message_from_binary_file(eml, policy=policy.default)
+    assert sent['From'] == 'CBAC Asesu Mewnol <no-reply@wjec.co.uk>' and sent['Content-Language'] == 'cy'
+    assert sent['Message-ID'] == f'<{mail.key}@portal.wjec.co.uk>'
+    link = re.search(r'(https?://\S+/welcome\?lang=cy)#', sent.get_content()).group(1)
+    page = app.test_client().get(link.split('127.0.0.1:5000')[1], headers={'Accept-Language': 'en'})
+    assert '<html lang="cy">' in page.get_data(as_text=True)
+
+
 def test_mail_is_written_in_the_recipients_language(app, world):
     with app.test_request_context(), db.connection_context():
         from blueprints.auth import invite
