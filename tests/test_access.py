@@ -49,6 +49,10 @@ def routes(app, world, job):
             kind='centres', account=world.series_staff.id, stored_path='/nonexistent/centres.csv', state='invalid',
             report='{"problems": [[2, "name", "required", ""]], "counts": {}, "fatal": false}').id
     values['import_kind'] = 'centres'
+    with db.connection_context():  # the board's moderators: world.moderator and its assignment of 68999's unit
+        from models import ModeratorAssignment
+        values['moderator_id'] = world.moderator.id
+        values['assignment_id'] = ModeratorAssignment.get(ModeratorAssignment.moderator == world.moderator.id).id
     values['series_id'] = world.series.id  # series_admin: a series of the world
     with db.connection_context():  # a pending new entry of centre 68999 (ENTRIES), for the queue and a cancel
         from models import EntryChange
