@@ -268,30 +268,42 @@ def _pending_query(series_id=None, centre_id=None):
     return query
 
 
-def queue(series_id=None, centre_id=None, page=1, now=None):
-    """(one page of pending changes oldest first with their targets,
-    {'total', 'overdue', 'enter', 'withdraw'} for the filter): three queries."""
-    now = now or utcnow()
+def _queue_rows():
+    """Changes with their centre, candidate, unit, series and who asked."""
     Requester = Account.alias()
-    ids = _pending_query(series_id, centre_id)
-    rows = (EntryChange.select(EntryChange, Centre, Candidate, Unit, Series, Requester.username,
+    return (EntryChange.select(EntryChange, Centre, Candidate, Unit, Series, Requester.username,
                                Requester.contact_name)
             .join(Centre).switch(EntryChange).join(Candidate).switch(EntryChange)
             .join(Unit).join(Series).switch(EntryChange)
-            .join(Requester, on=(EntryChange.requested_by == Requester.id), attr='requester')
-            .where(EntryChange.id.in_(ids))
+            .join(Requester, on=(EntryChange.requested_by == Requester.id), attr='requester'))
+
+
+def counts(series_id=None, centre_id=None, now=None):
+    """{'total', 'enter', 'withdraw', 'overdue'} of the pending changes matching the filter, in one query."""
+    overdue_since = (now or utcnow()) - datetime.timedelta(hours=TARGET_HOURS)
+    row = (EntryChange.select(fn.COUNT(EntryChange.id).alias('total'),
+                              fn.SUM(Case(None, [(EntryChange.kind == 'enter', 1)], 0)).alias('enter'),
+                              fn.SUM(Case(None, [(EntryChange.requested_at < overdue_since, 1)], 0))
+                              .alias('overdue'))
+           .where(EntryChange.id.in_(_pending_query(series_id, centre_id))).dicts().get())
+    total, enter = row['total'] or 0, int(row['enter'] or 0)
+    return {'total': total, 'enter': enter, 'withdraw': total - enter, 'overdue': int(row['overdue'] or 0)}
+
+
+def queue(series_id=None, centre_id=None, page=1, now=None):
+    """(one page of pending changes oldest first with their targets, their
+    counts for the filter): two queries whatever the number of changes."""
+    now = now or utcnow()
+    rows = (_queue_rows().where(EntryChange.id.in_(_pending_query(series_id, centre_id)))
             .order_by(EntryChange.requested_at, EntryChange.id)
             .paginate(page, QUEUE_PAGE_SIZE))
-    overdue_since = now - datetime.timedelta(hours=TARGET_HOURS)
-    counts = (EntryChange.select(fn.COUNT(EntryChange.id).alias('total'),
-                                 fn.SUM(Case(None, [(EntryChange.kind == 'enter', 1)], 0)).alias('enter'),
-                                 fn.SUM(Case(None, [(EntryChange.requested_at < overdue_since, 1)], 0))
-                                 .alias('overdue'))
-              .where(EntryChange.id.in_(ids)).dicts().get())
-    total = counts['total'] or 0
-    enter = int(counts['enter'] or 0)
-    figures = {'total': total, 'enter': enter, 'withdraw': total - enter, 'overdue': int(counts['overdue'] or 0)}
-    return [with_target(c, now) for c in rows], figures
+    return [with_target(c, now) for c in rows], counts(series_id, centre_id, now)
+
+
+def queue_row(change_id, now=None):
+    """One change as the queue shows it (pending or not), or None."""
+    found = _queue_rows().where(EntryChange.id == change_id).get_or_none()
+    return with_target(found, now) if found else None
 
 
 def _apply(change, actor, now):
@@ -345,13 +357,15 @@ def process(change_id, actor):
     """Process one pending change: ('entered' | 'withdrawn' | 'removed', change).
 
     Raises DomainError: 'already_processed' (who and when: the other tab
-    won), 'not_found' (no such change, or cancelled by the exams officer)."""
+    won), 'cancelled' (by the exams officer meanwhile), 'not_found'."""
     change_id = _change_id(change_id)
     now = utcnow()
     with writing():
         change = EntryChange.get_or_none(EntryChange.id == change_id)
         if change is None:
-            raise DomainError('not_found')
+            cancelled = AuditLog.select().where(AuditLog.action == 'entry.cancelled',
+                                                AuditLog.target == f'entry_change:{change_id}').exists()
+            raise DomainError('cancelled' if cancelled else 'not_found')
         # the marksheet's lock before the claim: every transaction takes them in one order
         lock_marksheet(change.centre_id, change.unit_id)
         if not _claim(change_id, actor, now):

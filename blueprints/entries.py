@@ -11,6 +11,7 @@ from flask_login import current_user
 import entries as domain
 from access import acting_ids, centre_account_required, series_staff_required
 from blueprints import clean, page_number, render
+from extensions import htmx
 from models import Candidate, DomainError
 
 bp = Blueprint('entries', __name__)
@@ -24,6 +25,12 @@ STATES = {
     'withdrawn': _l('Withdrawn: mark Absent'),
 }
 KINDS = {'enter': _l('New entry'), 'withdraw': _l('Withdrawal')}
+PROCESSED = {
+    'entered': _l('Processed: the candidate is now on the marksheet.'),
+    'withdrawn': _l('Processed: the candidate has an outcome, so stays on the marksheet marked '
+                    '“Withdrawn: mark Absent”.'),
+    'removed': _l('Processed: the candidate is no longer on the marksheet.'),
+}
 REFUSALS = {
     'no_such_candidate': _l('This centre has no candidate numbered %(number)s: choose one from the list, '
                             'or enter them as a new candidate.'),
@@ -31,6 +38,7 @@ REFUSALS = {
     'already_entered': _l('Candidate %(number)s is already entered for %(unit)s: nothing has changed.'),
     'already_pending': _l('A change for candidate %(number)s on %(unit)s is already waiting for the board: '
                           'nothing has changed.'),
+    'cancelled': _l('The exams officer cancelled this change before it was processed: nothing has changed.'),
     'not_entered': _l('Candidate %(number)s is not entered for %(unit)s, so cannot be withdrawn: '
                       'nothing has changed.'),
 }
@@ -241,17 +249,19 @@ def back_to_queue():
 @bp.route('/board/entries/<int:change_id>/process', methods=['POST'])
 @series_staff_required
 def process(change_id):
-    """Process one pending change: the marksheet changes now."""
+    """Process one pending change: the marksheet changes now. From the
+    queue's row with htmx, the row answers in place with the new counts."""
     try:
-        outcome, change = domain.process(change_id, current_user._get_current_object())
+        outcome, _change = domain.process(change_id, current_user._get_current_object())
+        said, problem = PROCESSED[outcome], False
     except DomainError as error:
-        flash(refusal(error), 'error')
-        return back_to_queue()
-    said = {'entered': _('Processed: the candidate is now on the marksheet.'),
-            'withdrawn': _('Processed: the candidate has an outcome, so stays on the marksheet marked '
-                           '“Withdrawn: mark Absent”.'),
-            'removed': _('Processed: the candidate is no longer on the marksheet.')}
-    flash(said[outcome])
+        said, problem = refusal(error), True
+    if htmx and not htmx.boosted:
+        filters, _series, centre, _problem = read_filters(request.form)
+        row = domain.queue_row(change_id)  # None once cancelled: the row says so
+        return render('entries/_processed.html', c=row, change_id=change_id, said=said, problem=problem, kinds=KINDS, filters=filters,
+                      lang=language(), counts=domain.counts(filters['series'], centre.id if centre else None))
+    flash(said, 'error' if problem else 'message')
     return back_to_queue()
 
 

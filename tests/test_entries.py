@@ -378,3 +378,34 @@ def test_tabs_racing_to_send_the_same_entry_leave_one_pending(world, as_, newcom
     for t in threads:
         t.join()
     assert len(pending(candidate=newcomer.id)) == 1
+
+
+def test_processing_from_the_queue_with_htmx_answers_with_the_row_and_the_counts(world, as_, newcomer):
+    send_entry(as_('admin'), world.unit, candidate_id=newcomer.id)
+    [change] = pending()
+    staff = as_('series_staff')
+    assert 'hx-post' in staff.get('/board/entries').get_data(as_text=True)
+    response = staff.htmx(f'/board/entries/{change.id}/process')
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and html.lstrip().startswith(f'<tr id="change-{change.id}"')
+    assert 'now on the marksheet' in html and 'hx-swap-oob="true"' in html and '0 changes waiting' in html
+    again = staff.htmx(f'/board/entries/{change.id}/process').get_data(as_text=True)
+    assert 'Already processed by SERIES1' in again and '<form' not in again
+
+
+def test_a_change_cancelled_before_processing_is_said_so(world, as_, newcomer):
+    officer = as_('admin')
+    send_entry(officer, world.unit, candidate_id=newcomer.id)
+    [change] = pending()
+    staff = as_('series_staff')
+    staff.get('/board/entries')  # the page shows it
+    officer.post(f'/entries/changes/{change.id}/cancel')
+    page = process(staff, change).get_data(as_text=True)
+    assert 'cancelled this change' in page
+    response = staff.htmx(f'/board/entries/{change.id}/process')
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and f'<tr id="change-{change.id}"><td colspan="7">' in html
+    assert 'cancelled this change' in html
+    assert staff.post('/board/entries/999999/process').status_code == 404
+    with db.connection_context():
+        assert not Entry.select().where(Entry.candidate == newcomer.id).exists()
