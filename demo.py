@@ -92,25 +92,32 @@ def load(password):
     """Centre 68999 and its teacher, the Level 3 and Entry Pathways series,
     THE CASTLE SCHOOL (50551), moderator mod1 and helpline helpdesk1."""
     with db.atomic():
-        level3 = Series.create(name='LEVEL 3 QUALIFICATIONS JUNE 2017', position=1,
-                               results_day=datetime.date(2017, 8, 17))
-        pathways = Series.create(name='ENTRY PATHWAYS JANUARY 2021', position=2,
-                                 results_day=datetime.date(2021, 3, 4))
-        gcse = Series.create(name='GCSE JUNE 2017', position=3, results_day=datetime.date(2017, 8, 24))
+        level3 = Series.create(name='LEVEL 3 QUALIFICATIONS JUNE 2017', name_cy='CYMWYSTERAU LEFEL 3 MEHEFIN 2017',
+                               position=1, results_day=datetime.date(2017, 8, 17))
+        pathways = Series.create(name='ENTRY PATHWAYS JANUARY 2021', name_cy='LLWYBRAU MYNEDIAD IONAWR 2021',
+                                 position=2, results_day=datetime.date(2021, 3, 4))
+        gcse = Series.create(name='GCSE JUNE 2017', name_cy='TGAU MEHEFIN 2017', position=3,
+                             results_day=datetime.date(2017, 8, 24))
         deadline = datetime.date(2017, 5, 15)
-        l3_units = [Unit.create(series=level3, code=code, title=title, suite='LEVEL 3',
+        l3_units = [Unit.create(series=level3, code=code, title=title, title_cy=title_cy, suite='LEVEL 3',
                                 deadline=deadline)
-                    for code, title in [
-                        ('9611/L3', 'CRIMINOLOGICAL THEORIES CONTROL ASSESSMENT'),
-                        ('9613/L3', 'SOCIAL CONTROL POLICY & PRACTICE CONTROL ASSESSMENT'),
-                        ('9614/L3', 'CHANGING AWARENESS OF CRIME CONTROL ASSESSMENT'),
-                        ('9615/L3', 'CRIME SCENE TO COURTROOM CONTROL ASSESSMENT')]]
-        ep_units = [Unit.create(series=pathways, code=code, title=title, suite='ENTRY PATHWAYS',
+                    for code, title, title_cy in [
+                        ('9611/L3', 'CRIMINOLOGICAL THEORIES CONTROL ASSESSMENT',
+                         'DAMCANIAETHAU TROSEDDEGOL ASESIAD DAN REOLAETH'),
+                        ('9613/L3', 'SOCIAL CONTROL POLICY & PRACTICE CONTROL ASSESSMENT',
+                         'POLISI AC ARFER RHEOLAETH GYMDEITHASOL ASESIAD DAN REOLAETH'),
+                        ('9614/L3', 'CHANGING AWARENESS OF CRIME CONTROL ASSESSMENT',
+                         'NEWID YMWYBYDDIAETH O DROSEDD ASESIAD DAN REOLAETH'),
+                        ('9615/L3', 'CRIME SCENE TO COURTROOM CONTROL ASSESSMENT',
+                         "O LEOLIAD Y DROSEDD I'R LLYS ASESIAD DAN REOLAETH")]]
+        ep_units = [Unit.create(series=pathways, code=code, title=title, title_cy=title_cy, suite='ENTRY PATHWAYS',
                                 deadline=datetime.date(2021, 2, 12), e_submission=True)
-                    for code, title in [('6051/E1', 'DEVELOPING COMMUNICATION SKILLS COURSEWORK'),
-                                        ('6052/E1', 'DEVELOPING READING SKILLS COURSEWORK')]]
+                    for code, title, title_cy in [
+                        ('6051/E1', 'DEVELOPING COMMUNICATION SKILLS COURSEWORK', 'DATBLYGU SGILIAU CYFATHREBU GWAITH CWRS'),
+                        ('6052/E1', 'DEVELOPING READING SKILLS COURSEWORK', 'DATBLYGU SGILIAU DARLLEN GWAITH CWRS')]]
         spoken = Unit.create(series=gcse, code='C700U3', title='ENGLISH LANGUAGE SPOKEN LANGUAGE',
-                             suite='GCSE', scheme='marks', max_mark=40, deadline=deadline)
+                             title_cy='IAITH SAESNEG IAITH LAFAR', suite='GCSE', scheme='marks', max_mark=40,
+                             deadline=deadline)
 
         centre = make_centre('68999', 'EXAMPLE HIGH SCHOOL', head_of_centre='Mrs S Evans',
                              telephone='029 2000 0000', eo_name='Mr J Bryant',

@@ -149,6 +149,8 @@ AUDIT_WORDS = {
     'entry.cancelled': _l('Entry change cancelled'),
     'entry.processed': _l('Entry processed by the board'),
     'entry.withdrawn': _l('Withdrawal processed by the board'),
+    'series.create': _l('Series created'), 'series.update': _l('Series changed'),
+    'unit.create': _l('Unit created'), 'unit.update': _l('Unit changed'),
 }
 
 
@@ -215,6 +217,22 @@ def audit_label(action):
     return str(AUDIT_WORDS.get(action, action))
 
 
+def in_language(thing):
+    """A series' name or a unit's title in the page's language (the English
+    form when it has no Welsh one)."""
+    language = str(get_locale() or 'en')
+    if hasattr(thing, 'title_in'):
+        return thing.title_in(language)
+    if hasattr(thing, 'name_in'):
+        return thing.name_in(language)
+    return thing
+
+
+def full_title_in(unit):
+    """`Unit.full_title` in the page's language: series, title and code."""
+    return f'{in_language(unit.series)} {in_language(unit)} ({unit.code})'
+
+
 def init_app(app):
     """Helpers every template can call."""
     from models import ABSENT, GRADE_WORDS
@@ -222,6 +240,7 @@ def init_app(app):
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_details=audit_details,
         reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
+        in_language=in_language, full_title_in=full_title_in,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 
 

@@ -397,3 +397,32 @@ def test_hostile_text_is_shown_as_text(world, staff):
     assert response.status_code == 303
     page = text(staff.get('/board/series'))
     assert '<script>alert(1)</script>' not in page and '&lt;script&gt;' in page
+
+
+# --- Welsh titles where the centre sees them --------------------------------------------------
+
+@pytest.mark.db
+def test_welsh_pages_show_the_welsh_names_of_series_and_units(world, as_):
+    with db.connection_context():
+        Series.update(name_cy='CYMWYSTERAU LEFEL 3 MEHEFIN 2017').where(Series.id == world.series.id).execute()
+        Unit.update(title_cy='DAMCANIAETHAU TROSEDDEGOL').where(Unit.id == world.unit.id).execute()
+    teacher = as_('teacher')
+    english = text(teacher.get('/internal-assessment/'))
+    assert 'LEVEL 3 QUALIFICATIONS JUNE 2017 CRIMINOLOGICAL THEORIES (9611/L3)' in english
+    assert 'CYMWYSTERAU' not in english
+    teacher.post('/language', data={'lang': 'cy'})
+    welsh = text(teacher.get('/internal-assessment/'))
+    assert 'CYMWYSTERAU LEFEL 3 MEHEFIN 2017 DAMCANIAETHAU TROSEDDEGOL (9611/L3)' in welsh
+    assert 'CYMWYSTERAU LEFEL 3 MEHEFIN 2017 SOCIAL CONTROL (9613/L3)' in welsh  # no Welsh title: the English one
+    heading = re.search(r'<h1>([^<]*)</h1>', text(teacher.get(f'/internal-assessment/{world.unit.id}'))).group(1)
+    assert heading.startswith('CYMWYSTERAU LEFEL 3 MEHEFIN 2017 DAMCANIAETHAU TROSEDDEGOL (9611/L3)')
+
+
+@pytest.mark.db
+def test_the_demo_has_welsh_names_for_its_series_and_units(app):
+    import demo
+    with db.connection_context():
+        demo.load(factories.PASSWORD)
+        assert Series.get(Series.name == 'LEVEL 3 QUALIFICATIONS JUNE 2017').name_in('cy') == 'CYMWYSTERAU LEFEL 3 MEHEFIN 2017'
+        assert Series.get(Series.name == 'ENTRY PATHWAYS JANUARY 2021').name_in('cy') == 'LLWYBRAU MYNEDIAD IONAWR 2021'
+        assert all(unit.title_cy and unit.title_in('cy') != unit.title_in('en') for unit in Unit.select())
