@@ -51,6 +51,7 @@ def test_the_exams_officer_sees_the_centres_entries_by_series_and_unit(world, as
     page = entries_page(as_('admin'), world.series).get_data(as_text=True)
     assert '9611/L3' in page and '9613/L3' in page and 'C700U3' not in page
     assert f'<td>{world.candidates[0].number}</td>' in page and 'Entered' in page
+    assert f'formaction="/entries/{world.entries[0].id}/withdraw"' in page  # a button on the entered row
     assert world.other_candidates[0].number not in page  # another centre's candidates are not ours
     other = entries_page(as_('admin'), world.marks_unit.series).get_data(as_text=True)
     assert 'C700U3' in other and '9611/L3' not in other
