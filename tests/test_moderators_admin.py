@@ -152,7 +152,8 @@ def test_a_new_moderator_is_created_without_a_password_and_invited_by_email(app,
         assert (account.kind, account.active, account.password_hash, account.centre_id) == ('moderator', True, '', None)
         assert account.postal_address == '7 SEVEN ROAD\nNEWPORT\nNP7 7AA'
         mail = Outbox.get(Outbox.to == 'a.seven@example.org')
-    assert 'MOD7' in mail.body and '/welcome#' in mail.body
+    assert 'MOD7' in mail.body and '/welcome#' in mail.body and 'Dear Dr A Seven' in mail.body
+    assert 'Internal Assessment Portal.' in mail.body and 'Portal for' not in mail.body  # no centre to name
     assert factories.delivered_token(app, mail)  # the link, as delivered
     [(target, before, after)] = audit('moderator.create')
     assert target == f'account:{account.id}' and after['username'] == 'MOD7' and after['email'] == NEW['email']
