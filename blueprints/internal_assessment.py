@@ -332,6 +332,7 @@ def export(unit_id):
     """The marksheet as CSV, in candidate-number order."""
     sheet = marksheet_for(unit_id)
     out = io.StringIO()
+    out.write('\ufeff')  # a byte-order mark: Excel then reads UTF-8, so ŵ, ŷ and â show as they are
     writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every field quoted, whatever the separator
     writer.writerow([_('Candidate No'), _('Surname'), _('Forename'), _('Teaching group'), _('Outcome')])
     for entry in sheet.report_rows():
@@ -341,7 +342,7 @@ def export(unit_id):
                          outcome_label(entry.outcome.value) if entry.outcome else ''])
     name = re.sub(r'[^A-Za-z0-9]+', '_', f'{sheet.centre.number}_{sheet.unit.code}')
     return current_app.response_class(
-        out.getvalue(), mimetype='text/csv',
+        out.getvalue().encode('utf-8'), mimetype='text/csv',
         headers={'Content-Disposition': f'attachment; filename="{name}.csv"'})
 
 

@@ -586,7 +586,7 @@ def test_p11_hdr1_csv_export_and_pdf_download_are_no_store(world, as_, tmp_path)
 def test_p12_csv1_a_formula_after_a_semicolon_is_neutralised_and_every_field_quoted(world, as_):
     with db.connection_context():
         Candidate.update(surname='Smith;=1+2').where(Candidate.id == world.candidates[0].id).execute()
-    exported = text(as_('teacher').get(f'/internal-assessment/{world.unit.id}/export.csv'))
+    exported = as_('teacher').get(f'/internal-assessment/{world.unit.id}/export.csv').data.decode('utf-8-sig')
     lines = exported.splitlines()
     assert len(lines) == 31
     assert '"Smith;\'=1+2"' in exported

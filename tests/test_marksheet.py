@@ -275,9 +275,13 @@ def test_csv_export_lists_every_candidate_safely(world, as_):
     with db.connection_context():
         Candidate.update(surname='=HYPERLINK("x")').where(Candidate.id == world.candidates[0].id).execute()
         Candidate.update(forename='Ann;=1+2').where(Candidate.id == world.candidates[1].id).execute()
+        Candidate.update(forename='Siân Ŵyn').where(Candidate.id == world.candidates[2].id).execute()
         complete(world.entries[:2], world.admin, 'M')
     response = as_('teacher').get(url(world.unit, 'export.csv'))
-    text = response.get_data(as_text=True)
+    assert response.data.startswith(b'\xef\xbb\xbf')  # issue 10 point 7: Excel reads it as UTF-8
+    assert response.headers['Content-Type'] == 'text/csv; charset=utf-8'
+    text = response.data.decode('utf-8-sig')
+    assert '"Siân Ŵyn"' in text
     assert response.headers['Content-Disposition'] == 'attachment; filename="68999_9611_L3.csv"'
     assert response.headers['Cache-Control'] == 'no-store'  # issue 6, point 11
     assert text.splitlines()[0] == '"Candidate No","Surname","Forename","Teaching group","Outcome"'
