@@ -55,7 +55,8 @@ def write_pdf(html, path):
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part')
     os.close(handle)
     try:
-        HTML(string=html, base_url=STATIC_BASE, url_fetcher=static_only_fetcher()).write_pdf(temporary)
+        HTML(string=html, base_url=STATIC_BASE, url_fetcher=static_only_fetcher()).write_pdf(
+            temporary, pdf_tags=True)  # headings and table headers reach a screen reader (issue 10)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -74,6 +74,9 @@ def test_print_in_process_gives_a_pdf_with_every_candidate_and_inert_names(world
     assert all(c.number in text for c in world.candidates)
     assert '<img src=x onerror=alert(1)> {{7*7}}' in text
     assert 'CANDIDATE DETAILS REPORT' in text and 'Page 1 of 1' in text
+    # issue 10 point 8: a tagged PDF, so headings and table headers reach a screen reader
+    info = subprocess.run(['pdfinfo', str(path)], capture_output=True, text=True).stdout
+    assert re.search(r'Tagged:\s+yes', info), info
 
 
 def test_another_centre_cannot_see_or_download_our_report(world, as_, tmp_path):
