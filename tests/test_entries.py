@@ -410,3 +410,18 @@ def test_a_change_cancelled_before_processing_is_said_so(world, as_, newcomer):
     assert staff.post('/board/entries/999999/process').status_code == 404
     with db.connection_context():
         assert not Entry.select().where(Entry.candidate == newcomer.id).exists()
+
+
+def test_the_helpline_acting_for_the_exams_officer_sends_entries_only_with_changes_on(world, as_, newcomer):
+    from tests.test_impersonation import acting
+    staff = acting(as_, world, 'admin')
+    assert 'Pending' not in entries_page(staff, world.series).get_data(as_text=True)
+    refused = send_entry(staff, world.unit, candidate_id=newcomer.id)
+    assert refused.status_code == 403 and not pending()
+    staff.post('/helpline/impersonation/changes', data={'reason': 'The exams officer asked us by phone'})
+    assert 'Pending entry' in send_entry(staff, world.unit, candidate_id=newcomer.id).get_data(as_text=True)
+    [change] = pending()
+    assert change.requested_by_id == world.admin.id
+    with db.connection_context():
+        [row] = AuditLog.select().where(AuditLog.action == 'entry.requested')
+    assert (row.actor_id, row.acting_for_id) == (world.staff.id, world.admin.id)
