@@ -22,6 +22,8 @@ TARGET_HOURS = 72
 # Processed changes stay on the exams officer's page this long ("processed on").
 RECENT_DAYS = 14
 QUEUE_PAGE_SIZE = 50
+# A PROCESS pressed on a change cancelled this recently says so; older, 'not found'.
+CANCELLED_DAYS = 30
 # "Process all" works through the changes in batches of this many ids per
 # query, all inside one transaction.
 BATCH = 100
@@ -363,7 +365,10 @@ def process(change_id, actor):
     with writing():
         change = EntryChange.get_or_none(EntryChange.id == change_id)
         if change is None:
-            cancelled = AuditLog.select().where(AuditLog.action == 'entry.cancelled',
+            # Looked for among recent audit rows only (the index on `at`): an
+            # older cancellation is simply not found.
+            cancelled = AuditLog.select().where(AuditLog.at >= now - datetime.timedelta(days=CANCELLED_DAYS),
+                                                AuditLog.action == 'entry.cancelled',
                                                 AuditLog.target == f'entry_change:{change_id}').exists()
             raise DomainError('cancelled' if cancelled else 'not_found')
         # the marksheet's lock before the claim: every transaction takes them in one order
