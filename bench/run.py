@@ -37,6 +37,9 @@ GOALS = {  # id: (what, goal text, test)
     'P-5': ('report PDF job ÷ bare WeasyPrint table, 1,000 rows', '≤ 1.5', lambda v: v <= 1.5),
     'P-6a': ('upload: web process RSS growth, MiB (worse path)', '< 50 MiB', lambda v: v < 50),
     'P-6b': ('upload MiB/s ÷ disk copy MiB/s (worse path)', '≥ 0.5', lambda v: v >= 0.5),
+    'IMP-1': ('import 100,000 entries: validate+save ÷ bare executemany', '≤ 3', lambda v: v <= 3),
+    'IMP-2': ('import: validate() peak memory, 25,000 → 100,000 rows', 'flat', lambda v: v < 50),
+    'IMP-3': ('import: report page of 10,000 bad rows, server time', '< 1 s', lambda v: v < 1),
 }
 
 
@@ -441,9 +444,9 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=4, help='interleaved turns (default 4)')
     parser.add_argument('--warmup', type=float, default=0.5, help='warm-up seconds per turn')
     parser.add_argument('--threads', type=int, default=4, help='client threads (default 4)')
-    parser.add_argument('--only', default='web,scale,pdf,signin,uploads',
+    parser.add_argument('--only', default='web,scale,pdf,signin,uploads,imports',
                         help='comma-separated sections: web (P-1,2,4), scale (P-3, submit), pdf (P-5), '
-                             'signin (AUTH-1, AUTH-2), uploads (P-6)')
+                             'signin (AUTH-1, AUTH-2), uploads (P-6), imports (IMP-1..3)')
     parser.add_argument('--pdf-repeats', type=int, default=2,
                         help='runs of each PDF, the fastest kept (default 2)')
     parser.add_argument('--upload-mib', type=int, default=1024,
@@ -499,6 +502,13 @@ def main(argv=None):
             report()
             report('== Sign-in with argon2id against a plain page (in-process, production parameters) ==')
             signin_benchmarks(report, tmp)
+        if 'imports' in sections:
+            report()
+            report('== Imports from CSV: 100,000 entries, 1,000 centres, 25,000 candidates (in-process, SQLite) ==')
+            from bench import imports as imports_bench
+            section = time.perf_counter()
+            imports_bench.run(report, tmp)
+            report(f'(imports section {time.perf_counter() - section:.0f} s)')
         if 'uploads' in sections:
             report()
             report(f'== P-6: uploading a {args.upload_mib} MiB file (tus, the plain form) against a disk copy ==')
