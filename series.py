@@ -9,6 +9,8 @@ the views put them into words. Every write is in `writing()`, audited.
 import csv
 import datetime
 import functools
+import hashlib
+import json
 import os
 import re
 
@@ -143,7 +145,7 @@ def read_date(values, errors, field):
 
 def read_series(form):
     """(values as typed, fields to save, {field: problem code})."""
-    values = {field: one_line(form.get(field))[:NAME_MAX + 1] for field in ('name', 'name_cy', 'results_day')}
+    values = {field: one_line(form.get(field))[:NAME_MAX + 1] for field in ('name', 'name_cy', 'results_day', 'seen')}
     errors = {}
     for field in ('name', 'name_cy'):
         if len(values[field]) > NAME_MAX:
@@ -159,7 +161,8 @@ def read_unit(form):
     """(values as typed, fields to save, {field: problem code}); 'e_submission'
     is 'list' (as the board's list says for the code), 'yes' or 'no'."""
     values = {field: one_line(form.get(field))[:NAME_MAX + 1]
-              for field in ('code', 'title', 'title_cy', 'suite', 'scheme', 'max_mark', 'deadline', 'e_submission')}
+              for field in ('code', 'title', 'title_cy', 'suite', 'scheme', 'max_mark', 'deadline', 'e_submission',
+                            'seen')}
     values['code'] = normal_code(values['code'])[:CODE_MAX + 1]
     errors = {}
     problem = code_problem(values['code']) if ' ' not in values['code'] else 'code_form'
@@ -197,12 +200,26 @@ def unit_values(unit):
     return {'code': unit.code, 'title': unit.title, 'title_cy': unit.title_cy, 'suite': unit.suite,
             'scheme': unit.scheme, 'max_mark': str(unit.max_mark or ''),
             'deadline': unit.deadline.isoformat() if unit.deadline else '',
-            'e_submission': 'list' if unit.e_submission == by_list else ('yes' if unit.e_submission else 'no')}
+            'e_submission': 'list' if unit.e_submission == by_list else ('yes' if unit.e_submission else 'no'),
+            'seen': fingerprint(unit, UNIT_FIELDS)}
 
 
 def series_values(series):
     return {'name': series.name, 'name_cy': series.name_cy,
-            'results_day': series.results_day.isoformat() if series.results_day else ''}
+            'results_day': series.results_day.isoformat() if series.results_day else '',
+            'seen': fingerprint(series, SERIES_FIELDS)}
+
+
+SERIES_FIELDS = ('name', 'name_cy', 'results_day')
+UNIT_FIELDS = ('code', 'title', 'title_cy', 'suite', 'scheme', 'max_mark', 'deadline', 'e_submission')
+
+
+def fingerprint(row, fields):
+    """A short digest of a row's details as a form showed them: a save made
+    from a form opened before someone else's change is refused, not applied
+    over it (two tabs, two people)."""
+    details = json.dumps(audited({field: getattr(row, field) for field in fields}), sort_keys=True)
+    return hashlib.sha256(details.encode()).hexdigest()[:20]
 
 
 # --- Queries --------------------------------------------------------------------------
@@ -265,16 +282,21 @@ def create_series(fields, actor):
         raise DomainError('duplicate_series', name=fields['name'])
 
 
-def update_series(series_id, fields, actor):
-    """Change a series. DomainError('duplicate_series', 'unknown_series')."""
+def update_series(series_id, fields, actor, seen=None):
+    """Change a series, if it is as the form showed it (`seen`, its
+    fingerprint). DomainError('duplicate_series', 'unknown_series', 'stale_form')."""
     try:
         with writing():
             series = _locked(Series, series_id)
             if series is None:
                 raise DomainError('unknown_series')
+            before = audited({k: getattr(series, k) for k in fields})
+            if before == audited(fields):  # nothing to change (or a retried save that was made)
+                return series
+            if seen is not None and seen != fingerprint(series, SERIES_FIELDS):
+                raise DomainError('stale_form')
             if _name_taken(fields['name'], series.id):
                 raise DomainError('duplicate_series', name=fields['name'])
-            before = audited({k: getattr(series, k) for k in fields})
             if before != audited(fields):
                 with db.atomic():
                     Series.update(**fields).where(Series.id == series.id).execute()
@@ -317,22 +339,25 @@ def create_unit(series_id, fields, actor):
         raise DomainError('duplicate_code', unit_code=fields['code'])
 
 
-def update_unit(unit_id, fields, actor):
-    """Change a unit. Its scheme and maximum mark are fixed once any outcome
+def update_unit(unit_id, fields, actor, seen=None):
+    """Change a unit, if it is as the form showed it (`seen`, its
+    fingerprint). Its scheme and maximum mark are fixed once any outcome
     exists (the check and the update are one statement, so an outcome saved
     meanwhile still holds it). DomainError('unknown_unit', 'duplicate_code',
-    'scheme_locked')."""
+    'scheme_locked', 'stale_form')."""
     try:
         with writing():
             unit = _locked(Unit, unit_id)
             if unit is None:
                 raise DomainError('unknown_unit')
-            if _code_taken(unit.series_id, fields['code'], unit.id):
-                raise DomainError('duplicate_code', unit_code=fields['code'])
             before = audited({k: getattr(unit, k) for k in fields})
             after = audited(fields)
-            if before == after:
+            if before == after:  # nothing to change (or a retried save that was made)
                 return unit
+            if seen is not None and seen != fingerprint(unit, UNIT_FIELDS):
+                raise DomainError('stale_form')
+            if _code_taken(unit.series_id, fields['code'], unit.id):
+                raise DomainError('duplicate_code', unit_code=fields['code'])
             query = Unit.update(**fields).where(Unit.id == unit.id)
             if (fields['scheme'], fields['max_mark']) != (unit.scheme, unit.max_mark):
                 query = query.where(~fn.EXISTS(Outcome.select().join(Entry).where(Entry.unit == unit.id)))

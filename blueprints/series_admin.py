@@ -27,6 +27,9 @@ REFUSALS = {
     'duplicate_code': ('code', _l('This series already has a unit %(unit_code)s.')),
     'scheme_locked': ('scheme', _l('Outcomes have been entered for %(unit_code)s: its scheme and maximum mark '
                                    'can no longer change. Nothing has been saved.')),
+    'stale_form': ('form', _l('Not saved: someone else changed these details after you opened this page. '
+                              'Your changes are still in the form; the details now saved are shown beside it. '
+                              'Save again to replace them with yours.')),
 }
 
 
@@ -110,12 +113,14 @@ def series_page(series_id):
     errors = words(problems)
     if not errors:
         try:
-            domain.update_series(series.id, fields, staff())
+            domain.update_series(series.id, fields, staff(), seen=values['seen'] or None)
         except DomainError as error:
             field, message = refused(error)
             errors[field] = message
     if errors:
-        return series_form(series, values, errors, status=422)
+        current = domain.series_or_none(series.id) or abort(404)
+        values['seen'] = domain.series_values(current)['seen']  # saving again replaces what is there now
+        return series_form(current, values, errors, status=409 if 'form' in errors else 422)
     flash(_('Series %(name)s saved.', name=fields['name']))
     return redirect(url_for('.series_page', series_id=series.id), 303)
 
@@ -125,9 +130,24 @@ def series_page(series_id):
 def unit_form(series, unit=None, values=None, errors=None, status=200):
     values = values or (domain.unit_values(unit) if unit else {'scheme': 'grades', 'e_submission': 'list'})
     locked = unit is not None and domain.has_outcomes(unit.id)
+    rule_code = unit.code if unit else values.get('code', '')
     return render('series_admin/unit.html', series=series, unit=unit, values=values, errors=errors or {},
-                  suites=SUITES, locked=locked, status=status,
-                  by_list=domain.needs_e_submission(unit.code) if unit else None)
+                  suites=SUITES, locked=locked, status=status, **rule(rule_code))
+
+
+def rule(code):
+    """What the board's list says for a code of the board's forms (else nothing)."""
+    code = domain.normal_code(code)
+    if domain.code_problem(code):
+        return {'rule_code': '', 'by_list': None}
+    return {'rule_code': code, 'by_list': domain.needs_e_submission(code)}
+
+
+@bp.route('/units/e-submission-rule')
+@series_staff_required
+def e_submission_rule():
+    """The line saying what the board's list says for a typed code (htmx, as the code is typed)."""
+    return render('series_admin/_rule.html', unit=None, **rule(request.args.get('code', '')[:domain.CODE_MAX + 1]))
 
 
 @bp.route('/series/<int:series_id>/units/new', methods=['GET', 'POST'])
@@ -162,11 +182,13 @@ def unit_page(unit_id):
     errors = words(problems)
     if not errors:
         try:
-            domain.update_unit(unit.id, fields, staff())
+            domain.update_unit(unit.id, fields, staff(), seen=values['seen'] or None)
         except DomainError as error:
             field, message = refused(error)
             errors[field] = message
     if errors:
-        return unit_form(unit.series, unit, values, errors, status=422)
+        current = domain.unit_or_none(unit.id) or abort(404)
+        values['seen'] = domain.unit_values(current)['seen']  # saving again replaces what is there now
+        return unit_form(current.series, current, values, errors, status=409 if 'form' in errors else 422)
     flash(_('Unit %(code)s saved.', code=fields['code']))
     return redirect(url_for('.unit_page', unit_id=unit.id), 303)

@@ -426,3 +426,53 @@ def test_the_demo_has_welsh_names_for_its_series_and_units(app):
         assert Series.get(Series.name == 'LEVEL 3 QUALIFICATIONS JUNE 2017').name_in('cy') == 'CYMWYSTERAU LEFEL 3 MEHEFIN 2017'
         assert Series.get(Series.name == 'ENTRY PATHWAYS JANUARY 2021').name_in('cy') == 'LLWYBRAU MYNEDIAD IONAWR 2021'
         assert all(unit.title_cy and unit.title_in('cy') != unit.title_in('en') for unit in Unit.select())
+
+
+# --- Two tabs, and the line saying what the list says ------------------------------------------
+
+@pytest.mark.db
+def test_a_unit_form_opened_before_another_change_does_not_overwrite_it(world, staff):
+    unit = world.other_unit
+    first_tab, second_tab = unit_form(unit), unit_form(unit)
+    assert staff.post(f'/board/units/{unit.id}', data=dict(first_tab, title='FIRST TAB')).status_code == 303
+    assert staff.post(f'/board/units/{unit.id}', data=dict(first_tab, title='FIRST TAB')).status_code == 303  # a retry
+    response = staff.post(f'/board/units/{unit.id}', data=dict(second_tab, deadline='2017-06-01'))
+    assert response.status_code == 409
+    html = text(response)
+    assert 'someone else changed these details' in html and 'FIRST TAB' in html  # what is saved now
+    assert 'value="2017-06-01"' in html  # the user's change is kept in the form
+    with db.connection_context():
+        kept = Unit.get_by_id(unit.id)
+        assert (kept.title, str(kept.deadline)) == ('FIRST TAB', '2017-05-15')
+    assert count(AuditLog, AuditLog.action == 'unit.update') == 1
+    seen = re.search(r'name="seen" value="([0-9a-f]+)"', html).group(1)  # saving again means it
+    response = staff.post(f'/board/units/{unit.id}', data=dict(second_tab, deadline='2017-06-01', seen=seen))
+    assert response.status_code == 303
+    with db.connection_context():
+        assert str(Unit.get_by_id(unit.id).deadline) == '2017-06-01'
+
+
+@pytest.mark.db
+def test_a_series_form_opened_before_another_change_does_not_overwrite_it(world, staff):
+    with db.connection_context():
+        first_tab = second_tab = domain.series_values(Series.get_by_id(world.series.id))
+    assert staff.post(f'/board/series/{world.series.id}', data=dict(first_tab, name_cy='UN')).status_code == 303
+    response = staff.post(f'/board/series/{world.series.id}', data=dict(second_tab, name_cy='DAU'))
+    assert response.status_code == 409 and 'someone else changed' in text(response)
+    with db.connection_context():
+        assert Series.get_by_id(world.series.id).name_cy == 'UN'
+
+
+@pytest.mark.db
+def test_the_new_unit_form_says_what_the_list_says_for_a_typed_code(world, staff):
+    fragment = staff.get('/board/units/e-submission-rule?code=6052/e1', headers={'HX-Request': 'true'})
+    assert fragment.status_code == 200
+    assert 'says 6052/E1 needs e-submission' in text(fragment) and '<html' not in text(fragment)
+    assert 'does not include C700U3' in text(staff.get('/board/units/e-submission-rule?code=C700U3',
+                                                       headers={'HX-Request': 'true'}))
+    assert 'e-submission' not in text(staff.get('/board/units/e-submission-rule?code=%3Cb%3E',
+                                                headers={'HX-Request': 'true'})).replace('id="e-submission-rule"', '')
+    # without JavaScript: a form sent back for a problem says it too
+    response = staff.post(f'/board/series/{world.series.id}/units/new', data=dict(UNIT, code='6052/E1', title=''))
+    assert response.status_code == 422 and 'says 6052/E1 needs e-submission' in text(response)
+    assert staff.get('/board/units/e-submission-rule?code=6052/E1').status_code == 200
