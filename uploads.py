@@ -49,10 +49,8 @@ def needs_upload(sheet):
 def check_may_upload_here(sheet):
     """Files may be uploaded for this centre's unit now, or DomainError:
     'not_e_submission', 'opted_out', 'upload_too_early'."""
-    if not sheet.unit.e_submission:
-        raise DomainError('not_e_submission')
-    if opted_out(sheet):
-        raise DomainError('opted_out')
+    if not needs_upload(sheet):
+        raise DomainError('opted_out' if sheet.unit.e_submission else 'not_e_submission')
     if not Submission.select().where(Submission.centre == sheet.centre, Submission.unit == sheet.unit).exists():
         raise DomainError('upload_too_early')
 

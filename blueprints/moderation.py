@@ -158,7 +158,7 @@ def unit(centre_id, unit_id):
     sheet = Marksheet(assignment.centre, assignment.unit)
     context = {'assignment': assignment, 'centre': assignment.centre, 'unit': assignment.unit,
                'submission': submission, 'state': moderation.state(assignment), 'labels': STATE_LABELS,
-               'opted_out': assignment.unit.e_submission and uploads.opted_out(sheet)}
+               'opted_out': assignment.unit.e_submission and not uploads.needs_upload(sheet)}
     if submission is not None:  # never the centre's outcomes before it submits
         context.update(files=uploads.files_of(sheet), note=uploads.note_of(sheet),
                        note_files=uploads.note_files_of(sheet))

@@ -385,7 +385,7 @@ def ask_the_board(unit_id, kind):
     kind = CENTRE_REQUESTS[kind]
     if not sheet.unit.e_submission or (kind == 'file_deletion' and sheet.submission() is None):
         abort(404)
-    if kind == 'e_submission_opt_out' and uploads.opted_out(sheet):
+    if kind == 'e_submission_opt_out' and not uploads.needs_upload(sheet):
         flash(problem_text('opted_out'), 'error')  # accepted already: nothing to ask
         return back_to_samples(unit_id)
     reason = ' '.join((request.form.get('reason') or '').split())
@@ -455,7 +455,7 @@ def init_app(app):
     app.jinja_env.globals.update(file_state=file_state, file_size=human_size,
                                  upload_limit=lambda: human_size(app.config['UPLOAD_MAX_BYTES']),
                                  past_deadline=uploads.after_deadline, needs_upload=uploads.needs_upload,
-                                 opted_out=uploads.opted_out, note_files_of=uploads.note_files_of)
+                                 note_files_of=uploads.note_files_of)
 
 
 FILE_STATES = {'uploading': _l('uploading'), 'checking': _l('checking'),

@@ -213,6 +213,7 @@ def test_an_accepted_opt_out_ends_uploads_for_that_centres_unit(app, submitted, 
     import base64
     client = as_('teacher')
     req = ask_to_opt_out(client, submitted)
+    form_upload(client, submitted.unit.id, submitted.sampled[0], b'early work', 'early.txt')
     staff = as_('staff')
     staff.get(f'/helpline/requests/{req.id}')
     accepted = staff.post(f'/helpline/requests/{req.id}/confirm', data={'note': 'Agreed.'})
@@ -221,6 +222,7 @@ def test_an_accepted_opt_out_ends_uploads_for_that_centres_unit(app, submitted, 
         assert Request.get_by_id(req.id).status == 'confirmed'
     page = panel(client, submitted)
     assert OPTED_OUT in page and 'accepted' in page
+    assert 'Files uploaded before the opt-out stay with the moderator' in page and 'early.txt' in page
     assert '>UPLOAD<' not in page and 'UPLOAD NOTE' not in page and 'type="file"' not in page
     assert 'ASK TO OPT OUT' not in page
     # the plain form and the note form are refused in the server, with the words
@@ -237,7 +239,7 @@ def test_an_accepted_opt_out_ends_uploads_for_that_centres_unit(app, submitted, 
     created = http.post(f'{live}/internal-assessment/uploads', headers={
         'X-CSRFToken': token, 'Tus-Resumable': '1.0.0', 'Upload-Length': '4', 'Upload-Metadata': meta})
     assert created.status_code == 409 and created.text == OPTED_OUT
-    assert files() == [] and not leftovers(app)
+    assert [f.original_name for f in files()] == ['early.txt'] and not leftovers(app)
     # the moderator is told
     assert 'The centre has opted out of e-submission for this unit' in moderator_page(as_('moderator'), submitted)
     # another centre's unit is untouched by 68999's opt-out
