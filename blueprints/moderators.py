@@ -87,7 +87,7 @@ def index():
     search = clean(request.args.get('q'))[:100]
     sort = request.args.get('sort') if request.args.get('sort') in SORTS else 'name'
     page = page_number(request.args.get('page'))
-    rows, matching = domain.moderator_list(search, sort, page)
+    rows, matching = domain.moderator_list(search, sort, page, domain.PAGE_SIZE)
     pages = max(1, -(-matching // domain.PAGE_SIZE))
     return render('moderators/index.html', rows=rows, matching=matching, at_page=min(page, pages), pages=pages,
                   search=search, sort=sort)
@@ -300,9 +300,9 @@ def assignments_page(refused=None, status=200):
     if problem:
         rows, matching, waiting, waiting_count = [], 0, [], 0
     else:
-        rows, matching = domain.all_assignments(series.id if series else None, centre.id if centre else None, page)
-        waiting, waiting_count = domain.unassigned(series.id if series else None, centre.id if centre else None,
-                                                   waiting_page)
+        series_id, centre_id = series.id if series else None, centre.id if centre else None
+        rows, matching = domain.all_assignments(series_id, centre_id, page, domain.PAGE_SIZE)
+        waiting, waiting_count = domain.unassigned(series_id, centre_id, waiting_page, domain.PAGE_SIZE)
     return render('moderators/assignments.html', rows=rows, matching=matching, at_page=page,
                   pages=max(1, -(-matching // domain.PAGE_SIZE)), waiting=waiting, waiting_count=waiting_count,
                   at_waiting_page=waiting_page, waiting_pages=max(1, -(-waiting_count // domain.PAGE_SIZE)),

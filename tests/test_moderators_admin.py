@@ -9,6 +9,7 @@ import pytest
 from playhouse.shortcuts import model_to_dict
 
 import demo
+import moderators
 from models import (Account, AuditLog, Centre, Job, Marksheet, ModeratorAssignment, Outbox, Token, Unit, db)
 from tests import factories
 
@@ -497,3 +498,42 @@ def test_every_form_carries_a_csrf_token_and_a_post_without_one_is_refused(board
     before = state()
     assert client.post(BASE + '/new', data=NEW, csrf=False).status_code == 400
     assert state() == before
+
+
+def test_the_assignments_page_and_a_moderators_page_read_the_same_queries_however_many_rows(board, as_, monkeypatch):
+    client = as_('series_staff')
+    seen = []
+    execute = db.obj.execute_sql
+
+    def counting(sql, *args, **kwargs):
+        seen.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    def queries(url):
+        seen.clear()
+        monkeypatch.setattr(db.obj, 'execute_sql', counting)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            monkeypatch.setattr(db.obj, 'execute_sql', execute)
+        return len(seen)
+
+    urls = (BASE + '/assignments', f'{BASE}/{board.moderator.id}')
+    few = [queries(url) for url in urls]
+    with db.connection_context():  # 60 more centres, each with entries for 9611/L3; half assigned to mod1
+        for n in range(60):
+            centre = demo.make_centre(f'{70000 + n}', f'SCHOOL {n}')
+            demo.enter(demo.make_candidates(centre, 2, 5001, seed=n), Unit.get_by_id(board.unit.id))
+            if n % 2:
+                ModeratorAssignment.create(centre=centre, unit=board.unit.id, moderator=board.moderator.id)
+    assert [queries(url) for url in urls] == few
+    page = text(client.get(BASE + '/assignments'))
+    assert '31 assignments' in page and '33 centre units without a moderator' in page  # 30 and the world's 3
+    monkeypatch.setattr(moderators, 'PAGE_SIZE', 10)
+    page = text(client.get(BASE + '/assignments?page=4&waiting_page=2'))
+    assert '31 assignments – page 4 of 4' in page and '33 centre units without a moderator – page 2 of 4' in page
+    assigned = page[page.index('id="assigned"'):]
+    assert assigned.count('<tr><td>') == 1 and '70059 SCHOOL 59' in assigned
+    waiting = page[page.index('id="waiting"'):page.index('id="assigned"')]
+    assert waiting.count('<tr><td>') == 10
+    assert 'href="/board/moderators/assignments?page=3&amp;waiting_page=2#assigned"' in assigned
