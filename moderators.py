@@ -148,17 +148,18 @@ def set_active(actor, moderator_id, active, acting_for=None):
 def moderator_list(search='', sort='name', page=1, per_page=PAGE_SIZE):
     """(one page of moderators, each with `assigned`: how many centre-units;
     how many match). Two queries whatever the number of moderators."""
-    assigned = (ModeratorAssignment.select(fn.COUNT(ModeratorAssignment.id))
-                .where(ModeratorAssignment.moderator == Account.id))
-    query = Account.select(Account, assigned.alias('assigned')).where(Account.kind == 'moderator')
+    query = Account.select().where(Account.kind == 'moderator')
     words = (search or '').strip().upper()
     if words:
         query = query.where(fn.UPPER(Account.contact_name).contains(words) | Account.username.contains(words))
+    matching = query.count()  # counted without the per-row subquery
+    assigned = (ModeratorAssignment.select(fn.COUNT(ModeratorAssignment.id))
+                .where(ModeratorAssignment.moderator == Account.id))
+    query = query.select(Account, assigned.alias('assigned'))
     if sort == 'newest':
         query = query.order_by(Account.created_at.desc(), Account.id.desc())
     else:
         query = query.order_by(fn.UPPER(Account.contact_name), Account.username)
-    matching = query.count()
     return list(query.paginate(page, per_page)), matching
 
 
