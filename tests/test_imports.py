@@ -327,3 +327,36 @@ def test_command_line_centres_send_invitations(app, world, tmp_path):
     assert result.exit_code == 0, result.output
     with db.connection_context():
         assert Outbox.select().where(Outbox.to == 'ann@example.org').count() == 1
+
+
+def test_helpline_staff_may_import_once_they_hold_the_series_role(app, world, as_):
+    client = as_('staff')
+    assert client.get('/board/imports/').status_code == 403
+    with db.connection_context():
+        Account.update(staff_roles='helpline series').where(Account.id == world.staff.id).execute()
+    page = batch_page(client, upload(client, 'centres', CENTRES)).get_data(as_text=True)
+    assert '2 rows are ready' in page
+
+
+def test_a_long_report_is_paged_200_problems_at_a_time(app, world, as_):
+    client = as_('series_staff')
+    text = entries_csv(world, [('68999', f'{i:03d}', 'NOPE', '') for i in range(450)])
+    page = batch_page(client, upload(client, 'entries', text, series=world.series.id)).get_data(as_text=True)
+    assert '900 problems' in page and 'page 1 of 5' in page
+    assert page.count('Unit NOPE is not in this series.') == 100  # with 100 candidate-number problems: 200 rows
+    last = client.get(f'/board/imports/{latest_batch().id}?page=5').get_data(as_text=True)
+    assert 'page 5 of 5' in last and last.count('<tr><td>') == 100
+
+
+def test_the_check_job_shows_progress_then_stops_polling(app, world, as_):
+    client = as_('series_staff')
+    batch_page(client, upload(client, 'centres', CENTRES))
+    batch = latest_batch()
+    with db.connection_context():
+        ImportBatch.update(state='checking').where(ImportBatch.id == batch.id).execute()
+    page = client.get(f'/board/imports/{batch.id}').get_data(as_text=True)
+    assert 'Checking the file' in page and 'hx-trigger="every 1s"' in page and 'Refresh to check' in page
+    with db.connection_context():
+        ImportBatch.update(state='ready').where(ImportBatch.id == batch.id).execute()
+    response = client.get(f'/board/imports/{batch.id}', headers={'HX-Request': 'true', 'X-Background': '1'})
+    assert response.status_code == 286 and 'Confirm import' in response.get_data(as_text=True)
