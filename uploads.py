@@ -18,10 +18,10 @@ import os
 import re
 import secrets
 
-from peewee import JOIN
+from peewee import JOIN, IntegrityError
 
 from models import (AuditLog, CandidateFile, DomainError, Entry, ExplanatoryNote, Request, SampleMember, Submission,
-                    utcnow, writing)
+                    db, utcnow, writing)
 
 BLOCK = 1024 * 1024
 UNFINISHED_MAX = 50  # uploads one account may have started and not finished
@@ -121,16 +121,21 @@ def begin(sheet, entry, account, original_name, length):
             taken = CandidateFile.select().where(CandidateFile.centre == sheet.centre.id,
                                                  CandidateFile.entry.is_null()).count()
             stem = f'{sheet.centre.number}_NOTES'
+        new_version = after_deadline(sheet.unit, member_of(entry.id if entry else None))
         for sequence in range(taken + 1, taken + 1000):
             stored = f'{stem}_{sequence:03d}{extension(original_name)}'
-            if not CandidateFile.select().where(CandidateFile.stored_name == stored).exists():
-                break
-        upload = CandidateFile.create(entry=entry.id if entry else None, centre=sheet.centre.id,
-                                      unit=sheet.unit.id, uploaded_by=account,
-                                      upload_key=secrets.token_urlsafe(24), stored_name=stored,
-                                      original_name=display_name(original_name), length=length,
-                                      new_version=after_deadline(sheet.unit, member_of(entry.id if entry else None)))
-    return upload
+            if CandidateFile.select().where(CandidateFile.stored_name == stored).exists():
+                continue
+            try:
+                with db.atomic():  # a savepoint: another tab taking this name this moment moves us on
+                    return CandidateFile.create(entry=entry.id if entry else None, centre=sheet.centre.id,
+                                                unit=sheet.unit.id, uploaded_by=account,
+                                                upload_key=secrets.token_urlsafe(24), stored_name=stored,
+                                                original_name=display_name(original_name), length=length,
+                                                new_version=new_version)
+            except IntegrityError:
+                continue
+    raise DomainError('upload_busy')
 
 
 class Store:

@@ -249,3 +249,27 @@ def test_an_accepted_opt_out_ends_uploads_for_that_centres_unit(app, submitted, 
                                               Unit.get_by_id(submitted.unit.id)))
         assert not uploads.needs_upload(Marksheet(Centre.get_by_id(submitted.centre.id),
                                                   Unit.get_by_id(submitted.unit.id)))
+
+
+def test_two_tabs_uploading_notes_at_once_get_two_names(app, submitted):
+    """Both compute 68999_NOTES_001 at once (PostgreSQL): the second moves on
+    to 002 instead of failing on the unique name."""
+    import threading
+    from models import Account, Centre, Marksheet, Unit
+    barrier, made, failed = threading.Barrier(2), [], []
+
+    def one():
+        try:
+            with app.app_context(), db.connection_context():
+                sheet = Marksheet(Centre.get_by_id(submitted.centre.id), Unit.get_by_id(submitted.unit.id))
+                teacher = Account.get_by_id(submitted.teacher.id)
+                barrier.wait()
+                made.append(uploads.begin(sheet, None, teacher, 'notes.txt', 5).stored_name)
+        except Exception as error:  # pragma: no cover - the failure this test is about
+            failed.append(error)
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed and sorted(made) == ['68999_NOTES_001.txt', '68999_NOTES_002.txt']
