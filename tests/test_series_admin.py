@@ -392,11 +392,20 @@ def test_a_unit_cannot_take_the_code_of_another_unit_in_its_series(world, staff)
 
 
 @pytest.mark.db
-def test_hostile_text_is_shown_as_text(world, staff):
-    response = staff.post('/board/series/new', data=dict(SERIES, name='<script>alert(1)</script>'))
+def test_hostile_names_and_titles_are_inert(world, staff, as_):
+    hostile = {'name': '<img src=x onerror=alert(1)>', 'name_cy': '{{7*7}} " hx-get="/logout', 'results_day': ''}
+    response = staff.post('/board/series/new', data=hostile)
     assert response.status_code == 303
-    page = text(staff.get('/board/series'))
-    assert '<script>alert(1)</script>' not in page and '&lt;script&gt;' in page
+    response = staff.post(response.location + '/units/new',
+                          data=dict(UNIT, title='<script>alert(1)</script>', title_cy="{{ 7*7 }}' hx-post='/logout"))
+    assert response.status_code == 303
+    with db.connection_context():
+        series_id = Series.get(Series.name == hostile['name']).id
+    for url in ('/board/series', response.location, f'/board/series/{series_id}'):
+        page = text(staff.get(url))
+        assert '<img src=x' not in page and '<script>alert' not in page and ' hx-get="/logout' not in page
+        assert "' hx-post='/logout" not in page and '>49<' not in page and ' 49 ' not in page
+        assert '&lt;' in page
 
 
 # --- Welsh titles where the centre sees them --------------------------------------------------
