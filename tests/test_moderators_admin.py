@@ -214,8 +214,11 @@ def test_a_new_moderator_sent_twice_is_created_once(board, as_):
 def test_hostile_text_is_shown_inert(board, as_):
     client = as_('series_staff')
     hostile = '<img src=x onerror=alert(1)> {{7*7}} hx-get="/x"'
-    assert client.post(BASE + '/new', data=dict(NEW, contact_name=hostile, postal_address=hostile)).status_code == 303
-    for url in (BASE + '/', BASE + '/?q=img'):
+    response = client.post(BASE + '/new', data=dict(NEW, contact_name=hostile, postal_address=hostile))
+    assert response.status_code == 303
+    assert client.post(response.location + '/assignments', data={'centre': '50551', 'unit': str(board.unit.id)}
+                       ).status_code == 303
+    for url in (BASE + '/', BASE + '/?q=img', response.location, BASE + '/assignments'):
         page = text(client.get(url))
         assert '<img src=x' not in page and '&lt;img src=x onerror=alert(1)&gt; {{7*7}}' in page
 
