@@ -112,6 +112,17 @@ def test_create_staff_will_not_turn_another_kind_of_account_into_staff(app, worl
         assert Account.by_username('mod1').staff_roles == '' and Token.select().count() == 0
 
 
+
+@pytest.mark.db
+def test_create_staff_refuses_a_deactivated_staff_account(app, world):
+    with db.connection_context():
+        Account.update(active=False).where(Account.id == world.series_staff.id).execute()
+    result = app.test_cli_runner().invoke(args=['create-staff', 'series1', '--role', 'helpline'])
+    assert result.exit_code != 0 and 'SERIES1 is deactivated' in result.output
+    with db.connection_context():
+        assert Account.by_username('series1').staff_roles == 'series' and Token.select().count() == 0
+
+
 # --- E-submission by code -----------------------------------------------------------------
 
 def csv_codes():
