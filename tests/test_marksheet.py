@@ -51,9 +51,16 @@ def test_an_inline_save_answers_with_the_row_and_out_of_band_counts(world, as_):
     assert 'HX-Request' in response.headers['Vary']
     assert html.lstrip().startswith(f'<tr id="entry-{world.entries[0].id}"')
     assert '<option value="M" selected>' in html
-    assert f'id="counts-{world.unit.id}" class="button" hx-swap-oob="true"' in html
+    # issue 10 point 3: the counts and the submit control change their text in
+    # place, and one live region outside the table says what was saved
+    assert f'id="counts-{world.unit.id}" class="button" hx-swap-oob="innerHTML"' in html
+    assert f'id="submit-{world.unit.id}" class="submit-control" aria-live="polite" hx-swap-oob="innerHTML"' in html
     assert 'ENTER OUTCOMES (1 DONE, 29 LEFT)' in html and '29 OUTCOMES MISSING' in html
-    assert len(response.data) < 1024  # QUALITY P-2
+    candidate = world.candidates[0]
+    assert (f'<div id="announce" hx-swap-oob="innerHTML">Saved: {candidate.number} '
+            f'{candidate.surname.upper()}: {candidate.forename.upper()}, Merit</div>') in html
+    assert f'id="value-{world.entries[0].id}"' in html and 'hx-trigger="save"' in html
+    assert len(response.data) < 1024, len(response.data)  # QUALITY P-2
     assert outcome_of(world.entries[0]) == 'M'
     with db.connection_context():
         audit = AuditLog.select().where(AuditLog.action == 'outcome.set').get()

@@ -20,6 +20,56 @@
       field.value = field.defaultValue;
     }
   });
+  // When an outcome is saved (issue 10). A choice made with the mouse saves
+  // at once; arrow keys in a closed select only move through the values, and
+  // the one chosen is saved when the teacher leaves the field or presses
+  // Enter. Enter saves that row once and never submits the whole form.
+  var STEPPING = ['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown'];
+  function outcomeField(element) {
+    return element && element.name && element.name.indexOf('value-') === 0 && element.hasAttribute('hx-trigger');
+  }
+  function changed(field) {
+    if (field.tagName !== 'SELECT') return field.value !== field.defaultValue;
+    for (var i = 0; i < field.options.length; i++) {
+      if (field.options[i].selected !== field.options[i].defaultSelected) return true;
+    }
+    return false;
+  }
+  function save(field) {
+    delete field.dataset.stepped;
+    if (changed(field) && window.htmx) window.htmx.trigger(field, 'save');
+  }
+  document.addEventListener('keydown', function (event) {
+    var field = event.target;
+    if (!outcomeField(field)) return;
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      save(field);
+    } else if (field.tagName === 'SELECT' && (STEPPING.indexOf(event.key) >= 0 || event.key.length === 1)) {
+      field.dataset.stepped = '1';
+    }
+  });
+  document.addEventListener('change', function (event) {
+    var field = event.target;
+    if (outcomeField(field) && !field.dataset.stepped) save(field);
+  });
+  document.addEventListener('focusout', function (event) {
+    if (outcomeField(event.target) && event.target.dataset.stepped) save(event.target);
+  });
+  // Focus stays where the teacher is: the field is disabled while its save is
+  // on its way, then its row is swapped; the field of the same id has focus
+  // again unless the teacher has already moved on.
+  var refocus = null;
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    if (event.detail.elt === document.activeElement && event.detail.elt.id) refocus = event.detail.elt.id;
+  });
+  document.addEventListener('htmx:afterSettle', function () {
+    var id = refocus, active = document.activeElement;
+    refocus = null;
+    if (!id || (active && active !== document.body)) return;
+    var field = document.getElementById(id);
+    if (field) field.focus();
+  });
   // A request that failed outright (network, server) must not look saved.
   document.addEventListener('htmx:sendError', function (event) { warn(event, 'data-request-failed'); });
   document.addEventListener('htmx:responseError', function (event) {
