@@ -248,7 +248,7 @@ def acting_ids():
 # Always allowed while acting: the controls of the impersonation itself, and
 # printing a report (it changes nothing of the centre's; it counts against
 # the staff member's own report limit).
-IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language',
+IMPERSONATION_CONTROLS = {'impersonation.stop', 'impersonation.changes', 'auth.logout', 'auth.language', 'auth.stay',
                           'reports.print_report', 'moderation.print_result'}
 # Never, even with changes on: accounts, passwords, e-mail addresses, grants, the second factor.
 NEVER_WHILE_ACTING = ('account_admin.', 'centre_profile.', 'auth.')

@@ -236,6 +236,17 @@ def full_title_in(unit):
     return f'{in_language(unit.series)} {in_language(unit)} ({unit.code})'
 
 
+def session_ends_at():
+    """When the signed-in session ends if nothing is done (the idle limit),
+    as UK clock time: said on pages without JavaScript (WCAG 2.2.1)."""
+    import datetime
+    from zoneinfo import ZoneInfo
+    from flask import session
+    seen = session.get('seen_at') or datetime.datetime.now(datetime.timezone.utc).timestamp()
+    ends = seen + current_app.config['IDLE_MINUTES'] * 60
+    return datetime.datetime.fromtimestamp(ends, ZoneInfo('Europe/London')).strftime('%H:%M')
+
+
 def init_app(app):
     """Helpers every template can call."""
     from models import ABSENT, GRADE_WORDS
@@ -243,7 +254,7 @@ def init_app(app):
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_details=audit_details,
         reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
-        in_language=in_language, full_title_in=full_title_in,
+        in_language=in_language, full_title_in=full_title_in, session_ends_at=session_ends_at,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 
 

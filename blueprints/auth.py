@@ -2,7 +2,7 @@
 and help (SPEC 3.1; QUALITY AUTH-1..4, SESS-1..3)."""
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 import access
 import credentials
@@ -11,7 +11,7 @@ import passwords
 import second_factor
 from markupsafe import Markup
 from blueprints import public_url, render
-from extensions import login_manager
+from extensions import htmx, login_manager
 from models import LANGUAGES, Account, AuditLog, Token, utcnow, writing
 from throttle import known_browser, remember_browser
 
@@ -222,6 +222,16 @@ def logout():
         access.sign_out()
     flash(_('You have signed out.'))
     return redirect(url_for('auth.login'), 303)
+
+
+@bp.route('/session/stay', methods=['POST'])
+@login_required
+def stay():
+    """"Stay signed in", from the warning two minutes before the idle limit
+    (WCAG 2.2.1): a request like any other, so the session's clock starts again."""
+    if request.headers.get('X-Requested-With') == 'fetch' or htmx:
+        return '', 204
+    return redirect(access.safe_return_path(request.form.get('next')) or url_for('home.index'), 303)
 
 
 @bp.route('/language', methods=['POST'])

@@ -112,6 +112,36 @@
     form.elements.token.value = decodeURIComponent(token);
     form.submit();
   });
+  // Two minutes before the idle limit, a dialog offers to stay signed in
+  // (WCAG 2.2.1). Only what the teacher does counts: background polling does
+  // not, as on the server. At the limit, the page shows the sign-in.
+  document.addEventListener('DOMContentLoaded', function () {
+    var dialog = document.getElementById('session-warning');
+    if (!dialog || typeof dialog.showModal !== 'function') return;
+    var warnAfter = Number(dialog.getAttribute('data-warn-after')) * 1000;
+    var idle = Number(dialog.getAttribute('data-idle-seconds')) * 1000;
+    var warnTimer, endTimer;
+    function restart() {
+      window.clearTimeout(warnTimer);
+      window.clearTimeout(endTimer);
+      warnTimer = window.setTimeout(function () { if (!dialog.open) dialog.showModal(); }, warnAfter);
+      endTimer = window.setTimeout(function () { window.location.reload(); }, idle + 2000);
+    }
+    document.addEventListener('htmx:afterRequest', function (event) {
+      var headers = event.detail.requestConfig && event.detail.requestConfig.headers;
+      if (!(headers && headers['X-Background'])) restart();
+    });
+    dialog.querySelector('form.stay').addEventListener('submit', function (event) {
+      event.preventDefault();
+      var form = event.target;
+      fetch(form.action, {method: 'POST', body: new FormData(form), credentials: 'same-origin',
+                          headers: {'X-Requested-With': 'fetch'}})
+        .then(function (response) {
+          if (response.ok) { dialog.close(); restart(); } else { window.location.reload(); }
+        }, function () { window.location.reload(); });
+    });
+    restart();
+  });
   // With JavaScript on, every choice saves itself: the Save button is a fallback.
   document.documentElement.classList.add('js');
 })();
