@@ -273,3 +273,28 @@ def test_two_tabs_uploading_notes_at_once_get_two_names(app, submitted):
     for thread in threads:
         thread.join()
     assert not failed and sorted(made) == ['68999_NOTES_001.txt', '68999_NOTES_002.txt']
+
+
+def test_note_files_on_s3_download_by_signed_link_and_zip(app, submitted, as_, s3_server):
+    import requests
+    config, s3 = s3_server
+    app.config.update(config)
+    client = as_('teacher')
+    panel(client, submitted)
+    note_upload(client, submitted.unit.id, b'Notes kept in the bucket.', 'notes.pdf')
+    (note,) = files()
+    assert note.state == 'available' and not leftovers(app)
+    assert s3.get_object(Bucket=config['S3_BUCKET'], Key=note.stored_name)['Body'].read() == b'Notes kept in the bucket.'
+    moderator = as_('moderator')
+    unit_page = f'/moderation/centres/{submitted.centre.id}/units/{submitted.unit.id}'
+    link = moderator.get(f'{unit_page}/files/{note.id}')
+    assert link.status_code == 303
+    fetched = requests.get(link.location)
+    assert fetched.content == b'Notes kept in the bucket.'
+    assert fetched.headers['Content-Disposition'].startswith('attachment;')
+    started = moderator.post(unit_page + '/zip')
+    job_id = started.location.rstrip('/').rsplit('/', 1)[1]
+    archive = zipfile.ZipFile(io.BytesIO(moderator.get(f'/moderation/zips/{job_id}/file').data))
+    assert archive.read(f'notes/{note.stored_name}') == b'Notes kept in the bucket.'
+    client.post(f'/internal-assessment/{submitted.unit.id}/files/{note.id}/delete')
+    assert files() == [] and 'Contents' not in s3.list_objects_v2(Bucket=config['S3_BUCKET'])
