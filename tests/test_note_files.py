@@ -298,3 +298,13 @@ def test_note_files_on_s3_download_by_signed_link_and_zip(app, submitted, as_, s
     assert archive.read(f'notes/{note.stored_name}') == b'Notes kept in the bucket.'
     client.post(f'/internal-assessment/{submitted.unit.id}/files/{note.id}/delete')
     assert files() == [] and 'Contents' not in s3.list_objects_v2(Bucket=config['S3_BUCKET'])
+
+
+def test_a_note_file_over_the_size_limit_leaves_nothing(app, submitted, as_):
+    app.config['UPLOAD_MAX_BYTES'] = 100 * 1024
+    client = as_('teacher')
+    panel(client, submitted)
+    refused = note_upload(client, submitted.unit.id, os.urandom(300 * 1024), 'huge.pdf')
+    assert 'That file is larger than 100.0 KB' in client.get(refused.location).get_data(as_text=True)
+    assert files() == [] and not leftovers(app)
+    assert not os.path.isdir(app.config['FILES_DIR']) or not os.listdir(app.config['FILES_DIR'])
