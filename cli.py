@@ -151,33 +151,41 @@ def import_command(kind, path, series_name, yes):
             series = imports.series_named(series_name)
             if series is None:
                 raise click.UsageError(f'{kind} need --series NAME, the name of an existing series')
-        report = with_progress('checking', path, lambda progress: imports.validate(
-            kind, path, series and series.id, limit, progress))
-        if not report.clean:
+
+        def refuse(bad, words):
             with force_locale('en'):
-                for row, column, code, value in report.problems[:50]:
+                for row, column, code, value in bad.problems[:50]:
                     click.echo(problem_text(row, column, code, value), err=True)
-            click.echo(f'{report.problem_count} problems in {report.rows} rows: nothing saved', err=True)
+            click.echo(f'{bad.problem_count} problems in {bad.rows} rows: {words}', err=True)
             raise SystemExit(1)
-        click.echo(f'{report.rows} rows: {report.created} new, {report.updated} changed, '
-                   f'{report.unchanged} unchanged')
-        if not report.created and not report.updated:
-            click.echo('nothing to save')
-            return
-        if not yes:
+
+        def save(label):
+            try:
+                return with_progress(label, path, lambda progress: imports.save(
+                    kind, path, None, series and series.id, page, limit, progress))
+            except imports.Invalid as invalid:
+                refuse(invalid.report, 'nothing saved')
+
+        if yes:  # one pass: save() checks every row itself, and keeps nothing if one is bad
+            report, mails = save('checking and saving')
+        else:
+            report = with_progress('checking', path, lambda progress: imports.validate(
+                kind, path, series and series.id, limit, progress))
+            if not report.clean:
+                refuse(report, 'nothing saved')
+            click.echo(f'{report.rows} rows: {report.created} new, {report.updated} changed, '
+                       f'{report.unchanged} unchanged')
+            if not report.created and not report.updated:
+                click.echo('nothing to save')
+                return
             click.confirm('Save them?', abort=True)
-        try:
-            report, mails = with_progress('saving', path, lambda progress: imports.save(
-                kind, path, None, series and series.id, page, limit, progress))
-        except imports.Invalid as invalid:
-            with force_locale('en'):
-                for row, column, code, value in invalid.report.problems[:50]:
-                    click.echo(problem_text(row, column, code, value), err=True)
-            click.echo(f'{invalid.report.problem_count} problems appeared while saving: nothing saved', err=True)
-            raise SystemExit(1)
+            report, mails = save('saving')
         for mail in mails:
             if mail is not None:
                 jobs.enqueue(mail)
+    if not report.created and not report.updated:
+        click.echo(f'nothing to save: {report.unchanged} rows unchanged')
+        return
     click.echo(f'saved: {report.created} created, {report.updated} updated, {report.unchanged} unchanged')
 
 

@@ -19,6 +19,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import operator
 import os
 import re
 
@@ -361,37 +362,41 @@ class Kind:
 
     def values(self, record, current):
         """The stored values after this record: an empty optional cell keeps what is stored."""
-        return {field: (record[field] if record.get(field) not in ('', None) or current is None
-                        else current[field]) for field in self.fields}
+        if current is None:
+            return {field: record[field] for field in self.fields}
+        return {field: (record[field] if record[field] not in ('', None) else current[field])
+                for field in self.fields}
 
     def write(self, new, changed, actor, page, jobs_after):
         """Insert the new records and update the changed ones (upserts, so a
         concurrent import of the same rows changes nothing twice)."""
-        upsert(self.model, self.conflict, self.fields,
-               [dict(self.identity(record), **values) for record, values in itertools.chain(new, changed)])
+        names = list(self.identity(new[0][0] if new else changed[0][0])) if new or changed else []
+        identity = operator.itemgetter(*names) if len(names) > 1 else (lambda record: (record[names[0]],))
+        rows = [(*identity(record), *(values[f] for f in self.fields))
+                for record, values in itertools.chain(new, changed)]
+        upsert(self.model, self.conflict, names + list(self.fields), self.fields, rows)
 
 
-def upsert(model, conflict, fields, rows):
+def upsert(model, conflict, names, fields, rows):
     """INSERT ... ON CONFLICT (key) DO UPDATE SET fields, as one executemany
     (SQLite and PostgreSQL alike): peewee's insert_many builds the SQL of
-    every row in Python, several times slower at 100,000 rows."""
+    every row in Python, several times slower at 100,000 rows. `rows` are
+    tuples of the values of `names`, already what the drivers take."""
     if not rows:
         return
     meta = model._meta
-    names = list(rows[0])
-    for name, field in meta.fields.items():  # defaults the database does not hold (peewee's are Python-side)
-        if name not in names and name != 'id' and field.default is not None and not callable(field.default):
-            names.append(name)
+    extra = [(name, field.default) for name, field in meta.fields.items()  # defaults peewee keeps in Python
+             if name not in names and name != 'id' and field.default is not None and not callable(field.default)]
+    names = list(names) + [name for name, _ in extra]
     columns = [meta.fields[name].column_name for name in names]
     param = db.obj.param
     sql = (f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({", ".join([param] * len(names))}) '
            f'ON CONFLICT ({", ".join(field.column_name for field in conflict)}) DO UPDATE SET '
            + ', '.join(f'{meta.fields[f].column_name} = excluded.{meta.fields[f].column_name}' for f in fields))
-    defaults = {name: meta.fields[name].default for name in names}
-    # Values are already what the drivers take: ints, text, dates, booleans.
-    values = [[row[name] if name in row else defaults[name] for name in names] for row in rows]
-    cursor = db.cursor()
-    cursor.executemany(sql, values)
+    if extra:
+        defaults = tuple(value for _, value in extra)
+        rows = [row + defaults for row in rows]
+    db.cursor().executemany(sql, rows)
 
 
 class Centres(Kind):
@@ -629,8 +634,9 @@ def save(kind, path, actor, series=None, page='', max_bytes=MAX_BYTES, progress=
                     for record, values, row_id, before in changed]).execute()
         if not report.clean:
             raise Invalid(report)  # leaving the block rolls every batch back
-        AuditLog.record(actor_id, 'import.save', f'import:{batch}' if batch else f'import:{kind}',
-                        after=dict(report.counts(), kind=kind, file=os.path.basename(path)))
+        if report.created or report.updated:  # a file that changes nothing leaves no trace
+            AuditLog.record(actor_id, 'import.save', f'import:{batch}' if batch else f'import:{kind}',
+                            after=dict(report.counts(), kind=kind, file=os.path.basename(path)))
     return report, jobs_after
 
 

@@ -316,6 +316,8 @@ def test_command_line_prints_problems_and_exits_1(app, world, tmp_path):
     assert result.exit_code == 1
     assert 'row 4, candidate_number: “12” is not a candidate number: 4 digits.' in result.output
     assert '1 problems in 3 rows: nothing saved' in result.output
+    result = app.test_cli_runner().invoke(args=['import', 'candidates', str(path)])
+    assert result.exit_code == 1 and '1 problems in 3 rows: nothing saved' in result.output
     with db.connection_context():
         assert not Candidate.select().where(Candidate.number == '5001').exists()
 
