@@ -14,9 +14,21 @@ def render(page, fragment=None, status=200, **context):
     """The whole page, or `fragment` alone for a non-boosted htmx request
     (one place decides; `Vary: HX-Request` always, HDR-1)."""
     template = fragment if (fragment and htmx and not htmx.boosted) else page
+    if status in (400, 409, 413, 422):
+        context.setdefault('error_summary', error_summary(
+            context.get('errors') if isinstance(context.get('errors'), dict) else {}, context.get('refused')))
     response = make_response(render_template(template, **context), status)
     response.vary.add('HX-Request')
     return response
+
+
+def error_summary(errors, refused=None):
+    """[(field id or None, message)] for the box at the top of a page that
+    came back with errors (the GOV.UK pattern, issue 10): a field's id is its
+    name, a marksheet row's is value-<entry id>; `refused` is about no field."""
+    listed = [(None, refused)] if refused else []
+    return listed + [(f'value-{key}' if isinstance(key, int) else None if key in (None, 'form') else str(key), message)
+                     for key, message in errors.items() if message]
 
 
 def public_url(endpoint, **values):
