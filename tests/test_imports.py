@@ -362,3 +362,11 @@ def test_the_check_job_shows_progress_then_stops_polling(app, world, as_):
         ImportBatch.update(state='ready').where(ImportBatch.id == batch.id).execute()
     response = client.get(f'/board/imports/{batch.id}', headers={'HX-Request': 'true', 'X-Background': '1'})
     assert response.status_code == 286 and 'Confirm import' in response.get_data(as_text=True)
+
+
+def test_a_body_far_over_the_limit_is_refused_before_it_is_read(app, world, as_):
+    app.config['IMPORT_MAX_BYTES'] = 1000
+    client = as_('series_staff')
+    response = upload(client, 'candidates', CANDIDATES + '68999,5003,A,B,2001-01-01,\n' * 4000)  # about 100 KiB
+    assert response.status_code == 413 and 'larger than' in response.get_data(as_text=True)
+    assert not os.listdir(app.config['IMPORTS_DIR']) and latest_batch() is None
