@@ -4,6 +4,7 @@ import functools
 import re
 
 from flask import current_app, flash, make_response, render_template, url_for
+from markupsafe import Markup
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l, ngettext
 
 from extensions import htmx
@@ -233,19 +234,24 @@ def audit_label(action):
 
 
 def in_language(thing):
-    """A series' name or a unit's title in the page's language (the English
-    form when it has no Welsh one)."""
+    """A series' name or a unit's title in the page's language. On a Welsh
+    page without a Welsh form the English one is marked lang="en", so a
+    screen reader reads it as English (issue 10)."""
     language = str(get_locale() or 'en')
     if hasattr(thing, 'title_in'):
-        return thing.title_in(language)
-    if hasattr(thing, 'name_in'):
-        return thing.name_in(language)
-    return thing
+        text, welsh = thing.title_in(language), thing.title_cy
+    elif hasattr(thing, 'name_in'):
+        text, welsh = thing.name_in(language), thing.name_cy
+    else:
+        return thing
+    if language == 'cy' and not welsh:
+        return Markup('<span lang="en">{}</span>').format(text)
+    return Markup.escape(text)
 
 
 def full_title_in(unit):
     """`Unit.full_title` in the page's language: series, title and code."""
-    return f'{in_language(unit.series)} {in_language(unit)} ({unit.code})'
+    return Markup('{} {} ({})').format(in_language(unit.series), in_language(unit), unit.code)
 
 
 def session_ends_at():
