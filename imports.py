@@ -166,10 +166,13 @@ def read(path, kind, report, max_bytes=MAX_BYTES, progress=None):
         delimiter = delimiter_of(first)
         reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter, strict=False)
         header = [header_key(cell) for cell in next(reader)]
+        while header and not header[-1]:
+            header.pop()  # Excel's empty cells after the last column
         if not header_is_good(kind, header, report):
             report.fatal = True
             return
         width = len(header)
+        required = {column.name for column in SPECS[kind] if column.required}
         number = 1
         for number, cells in enumerate(reader, 2):
             if progress and number % 1000 == 0:
@@ -177,10 +180,12 @@ def read(path, kind, report, max_bytes=MAX_BYTES, progress=None):
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines, and Excel's ';;;;' at the end
             if len(cells) != width:
-                if len(cells) < width or any(cell.strip() for cell in cells[width:]):
+                missing = header[len(cells):]
+                if any(cell.strip() for cell in cells[width:]) or any(name in required for name in missing):
                     report.rows += 1
                     report.add(number, '', 'cell_count', len(cells))
                     continue
+                cells = cells + [''] * len(missing)  # optional cells left off the end of a row
             report.rows += 1
             yield number, {name: cell.strip() for name, cell in zip(header, cells)}
         if progress:

@@ -211,6 +211,14 @@ def test_excel_in_a_semicolon_locale_with_bom_and_crlf_is_read(app, world, as_):
         assert Candidate.get(Candidate.number == '5001').forename == 'Siân'
 
 
+def test_empty_header_cells_after_the_last_column_and_optional_cells_left_off_are_read(app, world, as_):
+    client = as_('series_staff')
+    text = ('centre_number,candidate_number,surname,forename,date_of_birth,uci,,\n'
+            '68999,5001,REES,Ann,2002-01-01\n68999,5002,REES,Bob,2002-01-01,,,\n68999,5003,REES\n')
+    page = batch_page(client, upload(client, 'candidates', text)).get_data(as_text=True)
+    assert '1 problem:' in page and 'This row has 3 cells' in page  # forename and date of birth are required
+
+
 def test_a_file_over_the_limit_is_refused_with_413_and_nothing_is_kept(app, world, as_):
     app.config['IMPORT_MAX_BYTES'] = 1000
     client = as_('series_staff')
