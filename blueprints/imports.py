@@ -57,6 +57,7 @@ PROBLEMS = {
     'username_taken': _l('The username %(value)s belongs to an account that is not a moderator.'),
     'unknown_moderator': _l('%(value)s is not a moderator’s username.'),
 }
+HEADER_CODES = ('unknown_column', 'missing_column', 'repeated_column')  # their value is a suggestion, not a cell
 REFUSALS = {
     'import_busy': _l('Another import of %(kind)s is being saved: try again in a minute.'),
     'not_ready': _l('This import cannot be confirmed: it has problems, or it is already being saved or saved.'),
@@ -73,7 +74,7 @@ def problem_words(code, column='', value=''):
 def problem_text(row, column, code, value):
     """A problem as one line, for the command line."""
     where = _('row %(row)s', row=row) if row else _('the file')
-    if column and code not in ('unknown_column', 'missing_column', 'repeated_column'):
+    if column and code not in HEADER_CODES:
         where += ', ' + column
     return f'{where}: {problem_words(code, column, value)}'
 
@@ -186,7 +187,7 @@ def batch(batch_id):
         kept = imports.kept_problems(batch)
         pages = max(1, math.ceil(len(kept) / PER_PAGE))
         page = page_number(request.args.get('page'), pages)
-        problems = [(row, column, problem_words(code, column, value), value)
+        problems = [(row, column, problem_words(code, column, value), '' if code in HEADER_CODES else value)
                     for row, column, code, value in kept[(page - 1) * PER_PAGE:page * PER_PAGE]]
     response = render('imports/batch.html', 'imports/_batch.html', batch=batch, job=job, busy=busy,
                       stalled=stalled, problems=problems, pages=pages, page_at=page, kinds=KIND_LABELS,
