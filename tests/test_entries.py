@@ -390,6 +390,9 @@ def test_processing_from_the_queue_with_htmx_answers_with_the_row_and_the_counts
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.lstrip().startswith(f'<tr id="change-{change.id}"')
     assert 'now on the marksheet' in html and 'hx-swap-oob="true"' in html and '0 changes waiting' in html
+    # the page's "process the changes shown" no longer sends it, and goes when none is left (found in the browser)
+    assert f'<input id="shown-{change.id}" hx-swap-oob="delete">' in html
+    assert '<div id="process-shown" hx-swap-oob="delete"></div>' in html
     again = staff.htmx(f'/board/entries/{change.id}/process').get_data(as_text=True)
     assert 'Already processed by SERIES1' in again and '<form' not in again
 
