@@ -56,6 +56,13 @@
   document.addEventListener('focusout', function (event) {
     if (outcomeField(event.target) && event.target.dataset.stepped) save(event.target);
   });
+  // SAVE while a field's inline save is on its way: the field is disabled for
+  // that moment, and a disabled field is not sent; send it with the page (the
+  // same value from the same version by the same account is taken once).
+  document.addEventListener('submit', function (event) {
+    var fields = event.target.querySelectorAll('[name^="value-"]:disabled');
+    for (var i = 0; i < fields.length; i++) fields[i].disabled = false;
+  });
   // Focus stays where the teacher is: the field is disabled while its save is
   // on its way, then its row is swapped; the field of the same id has focus
   // again unless the teacher has already moved on.

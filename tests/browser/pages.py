@@ -66,3 +66,12 @@ def record_progress(page):
     page.on('console', lambda m: said.append(m.text[9:]) if m.text.startswith('progress:') else None)
     page.add_init_script(PROGRESS_WATCH)
     return said
+
+
+def switch_language(page, name):
+    """English | Cymraeg in the header: the same page comes back in that language."""
+    from playwright.sync_api import expect
+    before = page.url
+    page.locator('form.language').get_by_role('button', name=name).click()
+    page.wait_for_url(lambda url: url.rstrip('?') == before.rstrip('?'))
+    expect(page.locator('html')).to_have_attribute('lang', 'cy' if name == 'Cymraeg' else 'en')

@@ -10,7 +10,7 @@ import warnings
 
 from playwright.sync_api import expect
 
-from tests.browser.pages import in_db, missing_row_ids, outcome_of
+from tests.browser.pages import in_db, missing_row_ids, outcome_of, switch_language
 
 UNIT = '9614/L3'
 REASON = 'The exams officer phoned: 9614/L3 will not save for their teacher'
@@ -45,14 +45,6 @@ def expect_banner(page, pattern, until):
     assert found, banner_line(page)
     assert found.group(1) == until
     expect(banner(page).get_by_role('button', name='STOP ACTING')).to_be_visible()
-
-
-def switch_language(page, name):
-    """English | Cymraeg in the header: the same page comes back in that language."""
-    before = page.url
-    page.locator('form.language').get_by_role('button', name=name).click()
-    page.wait_for_url(lambda url: url.rstrip('?') == before.rstrip('?'))
-    expect(page.locator('html')).to_have_attribute('lang', 'cy' if name == 'Cymraeg' else 'en')
 
 
 def welsh_not_english(page, what, english):
