@@ -29,6 +29,18 @@ def test_the_warning_comes_before_the_idle_limit_and_staying_restarts_the_clock(
     expect(page).to_have_url(re.compile(r'/login'))
 
 
+def test_the_warning_in_welsh(portal, page, snap):
+    from tests.browser.pages import switch_language
+    portal.app.config['IDLE_MINUTES'] = 2.05
+    portal.sign_in(page, '68999JBR', snap)
+    switch_language(page, 'Cymraeg')
+    dialog = page.locator('#session-warning')
+    expect(dialog).to_be_visible(timeout=8000)
+    expect(dialog.get_by_role('heading')).to_have_text('Cewch eich allgofnodi cyn bo hir')
+    expect(dialog.get_by_role('button', name='Aros wedi mewngofnodi')).to_be_focused()
+    snap(page, 'session-warning-cymraeg')
+
+
 def test_without_javascript_the_page_says_when_the_session_ends(portal, new_context, snap):
     page = new_context(java_script_enabled=False).new_page()
     portal.sign_in(page, '68999JBR', snap)
