@@ -27,7 +27,7 @@ from peewee import EXCLUDED, OperationalError, SqliteDatabase
 
 import moderators
 from models import (Account, AuditLog, Candidate, Centre, DomainError, Entry, ImportBatch, ModeratorAssignment,
-                    Series, Unit, db, utcnow, writing)
+                    Series, Unit, db, parse_date, utcnow, writing)
 
 KINDS = ('centres', 'candidates', 'entries', 'moderators', 'assignments')
 NEEDS_SERIES = ('entries', 'assignments')
@@ -215,18 +215,6 @@ def header_is_good(kind, header, report):
 
 # --- Checking cells -----------------------------------------------------------
 
-def parse_date(text):
-    """YYYY-MM-DD, or DD/MM/YYYY as Excel writes it in the UK; None if neither."""
-    for pattern in ('%Y-%m-%d', '%d/%m/%Y'):
-        try:
-            value = datetime.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-        if 1900 <= value.year <= utcnow().year:
-            return value
-    return None
-
-
 def check_cells(kind, number, row, report):
     """The common checks of every cell: required, length, formulas. False if any failed."""
     good = True
@@ -300,7 +288,7 @@ def check(context, number, row, report):
             good = False
     if kind == 'candidates':
         if row['date_of_birth']:
-            record['dob'] = parse_date(row['date_of_birth'])
+            record['dob'] = parse_date(row['date_of_birth'], last_year=utcnow().year)
             if record['dob'] is None:
                 report.add(number, 'date_of_birth', 'not_a_date', row['date_of_birth'])
                 good = False

@@ -25,6 +25,18 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def parse_date(text, first_year=1900, last_year=2100):
+    """A date typed as 2017-05-25 (a date picker, ISO) or 25/05/2017 (as
+    people and Excel write it in the UK), within the years given; else None."""
+    for form in ('%Y-%m-%d', '%d/%m/%Y'):
+        try:
+            day = datetime.datetime.strptime((text or '').strip(), form).date()
+        except ValueError:
+            continue
+        return day if first_year <= day.year <= last_year else None
+    return None
+
+
 def writing():
     """A read-then-write transaction: IMMEDIATE on SQLite, so concurrent
     writers queue on the busy timeout instead of failing (QUALITY REL-1)."""
@@ -803,6 +815,7 @@ class Job(BaseModel):
     def tried_again(self):
         """Waiting to run again after its worker stopped or it failed."""
         return self.status == 'queued' and self.attempts > 0
+
 
 
 IMPORT_KINDS = ('centres', 'candidates', 'entries', 'moderators', 'assignments')

@@ -16,7 +16,7 @@ import re
 
 from peewee import JOIN, IntegrityError, fn
 
-from models import (SUITES, AuditLog, DomainError, Entry, Outcome, Series, Unit, db, writing)
+from models import (SUITES, AuditLog, DomainError, Entry, Outcome, Series, Unit, db, parse_date, writing)
 
 E_SUBMISSION_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'e_submission_units.csv')
 
@@ -121,23 +121,12 @@ def one_line(value):
     return ' '.join((value or '').split())
 
 
-def parse_date(text):
-    """A date typed as 2017-08-17 (the date picker) or 17/08/2017, or None."""
-    for form in ('%Y-%m-%d', '%d/%m/%Y'):
-        try:
-            day = datetime.datetime.strptime(text, form).date()
-        except ValueError:
-            continue
-        return day if 2000 <= day.year <= 2100 else None
-    return None
-
-
 def read_date(values, errors, field):
     """The date in values[field] ('' is none), or a 'bad_date' problem."""
     text = values[field]
     if not text:
         return None
-    day = parse_date(text)
+    day = parse_date(text, first_year=2000)
     if day is None:
         errors[field] = 'bad_date'
     return day

@@ -12,7 +12,7 @@ import entries as domain
 from access import acting_ids, centre_account_required, series_staff_required
 from blueprints import clean, page_number, render
 from extensions import htmx
-from models import Candidate, DomainError
+from models import Candidate, DomainError, parse_date
 
 bp = Blueprint('entries', __name__)
 
@@ -91,15 +91,6 @@ def index():
     """The centre's entries for a series, unit by unit, with the changes waiting for the board."""
     return entries_page(request.args.get('series'))
 
-
-def parse_date(text):
-    """A date typed as 2005-05-25 (the date picker) or 25/05/2005, or None."""
-    for form in ('%Y-%m-%d', '%d/%m/%Y'):
-        try:
-            return datetime.datetime.strptime(text, form).date()
-        except ValueError:
-            continue
-    return None
 
 
 def read_new_candidate(values):

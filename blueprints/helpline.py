@@ -16,7 +16,7 @@ from access import helpline_required
 from blueprints import auth, clean, email_problem, message_for, name_problem, outcome_label, render
 from blueprints.centre_profile import open_eo_change, pending_change
 from jobs import emails
-from models import Account, AuditLog, Centre, DomainError, Unit, writing
+from models import Account, AuditLog, Centre, DomainError, Unit, parse_date, writing
 from requests_queue import settle  # noqa: F401  (the decision's race, for callers and tests)
 
 bp = Blueprint('helpline', __name__, url_prefix='/helpline')
@@ -184,15 +184,6 @@ def letterhead():
 
 
 # --- Recording a centre's written request -------------------------------------------------
-
-def parse_date(text):
-    """A date typed as 2017-05-25 (the date picker) or 25/05/2017, or None."""
-    for form in ('%Y-%m-%d', '%d/%m/%Y'):
-        try:
-            return datetime.datetime.strptime(text, form).date()
-        except ValueError:
-            continue
-    return None
 
 
 def chosen_unit(kind, centre, values):
