@@ -254,19 +254,25 @@ def s3_server(tmp_path_factory):
 @pytest.fixture(scope='session')
 def redis_server():
     """A real redis-server on a free loopback port, stopped by PID."""
+    port = free_port()
+    process = start_redis(port)
+    yield f'redis://127.0.0.1:{port}/0'
+    process.terminate()
+    process.wait(10)
+
+
+def start_redis(port):
+    """redis-server on a loopback port, answering; its process."""
     binary = shutil.which('redis-server')
     if binary is None:
         pytest.fail('redis-server is not installed: run make test, which installs it')
-    port = free_port()
     process = subprocess.Popen([binary, '--port', str(port), '--bind', '127.0.0.1', '--save', '',
                                 '--appendonly', 'no'], stdout=subprocess.DEVNULL)
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
             socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
-            break
+            return process
         except OSError:
             time.sleep(0.05)
-    yield f'redis://127.0.0.1:{port}/0'
-    process.terminate()
-    process.wait(10)
+    raise AssertionError('redis-server did not start')

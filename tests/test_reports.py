@@ -14,7 +14,7 @@ from rq import Queue
 import jobs
 import storage
 from app import create_app
-from tests.conftest import TEST_SECRET, PortalClient, free_port
+from tests.conftest import TEST_SECRET, PortalClient, free_port, start_redis
 from models import Candidate, Job, Marksheet, Outbox, Outcome, db
 from tests import factories
 
@@ -421,21 +421,6 @@ def test_the_worker_deletes_old_report_files_on_its_own(queued_app):
     client = application.test_client()
     client.get(client.login(world.teacher.username).location)
     assert 'This report has expired' in client.get(f'/internal-assessment/reports/jobs/{job.id}').get_data(as_text=True)
-
-
-def start_redis(port):
-    import shutil
-    import socket
-    process = subprocess.Popen([shutil.which('redis-server'), '--port', str(port), '--bind', '127.0.0.1',
-                                '--save', '', '--appendonly', 'no'], stdout=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError('redis-server did not start')
 
 
 def test_the_worker_waits_for_redis_and_carries_on(tmp_path):
