@@ -5,6 +5,7 @@ import access
 import blueprints
 import cli
 import jobs
+import metrics
 from blueprints import (account_admin, auth, centre_profile, centres, entries, helpline, home, imports,
                         impersonation, internal_assessment, moderators, outbox, reports, samples, series_admin,
                         uploads)
@@ -32,6 +33,7 @@ def create_app(test_config=None):
     access.init_app(app)
     security.init_app(app)
     throttle.init_app(app)
+    metrics.init_app(app)  # /metrics, not public; request, save, sign-in counts
     blueprints.init_app(app)
 
     app.register_blueprint(auth.bp)
