@@ -1,4 +1,4 @@
-"""Commands: `flask --app app migrate`, `demo`, `sweep-jobs`, `create-staff`."""
+"""Commands: `flask --app app migrate`, `demo`, `sweep-jobs`, `create-staff`, `backup`, `restore`."""
 import click
 from flask.cli import with_appcontext
 
@@ -72,6 +72,37 @@ def init_app(app):
         from models import db
         with db.connection_context():
             click.echo(f'{jobs.sweep()} jobs enqueued')
+
+
+    @app.cli.command('backup')
+    @click.argument('dest', type=click.Path(dir_okay=False))
+    def backup_command(dest):
+        """Back up the database to DEST (SQLite online backup; PostgreSQL pg_dump --format=custom)."""
+        import backup
+        try:
+            click.echo(f'backup written to {backup.backup(app.config["DATABASE_URL"], dest)}')
+        except backup.BackupError as problem:
+            raise click.ClickException(str(problem))
+
+    @app.cli.command('restore')
+    @click.argument('src', type=click.Path(dir_okay=False, exists=True))
+    @click.option('--yes', is_flag=True, help='Really replace the PostgreSQL database (required there).')
+    def restore_command(src, yes):
+        """Replace the database with the backup SRC. Stop the web processes and workers first."""
+        import backup
+        from models import db
+        url = app.config['DATABASE_URL']
+        if not backup.is_sqlite(url) and not yes:
+            raise click.ClickException(f'this replaces every table of {backup.database_name(url)}: '
+                                       f'run again with --yes to restore')
+        db.close()
+        if hasattr(db.obj, 'close_all'):
+            db.obj.close_all()  # pooled connections would hold locks or see the old tables
+        try:
+            backup.restore(url, src)
+        except backup.BackupError as problem:
+            raise click.ClickException(str(problem))
+        click.echo(f'restored from {src}')
 
 
 STAFF_ROLES = ('series', 'helpline')
