@@ -170,6 +170,24 @@ AUDIT_WORDS = {
 }
 
 
+AUDIT_KEYS = {  # the fields an audit row's before and after name, in words
+    'candidate': _l('Candidate'), 'candidate_name': _l('Candidate name'), 'candidates': _l('Candidates'),
+    'due': _l('Due date'), 'entry': _l('Entry'), 'letter_date': _l('Date of the letter'),
+    'reference': _l('Reference'), 'sample': _l('Sample'), 'status': _l('Status'), 'unit': _l('Unit'),
+    'moderator': _l('Moderator'), 'active': _l('Active'), 'kind': _l('Kind'), 'file': _l('File'),
+    'account': _l('Account'), 'username': _l('Username'), 'centre': _l('Centre'), 'submitted': _l('Submitted'),
+    'current': _l('Current outcome'), 'requested': _l('New outcome'), 'substitute': _l('Substitute'),
+    'by': _l('By'), 'name': _l('Name'), 'email': _l('E-mail'), 'route': _l('Route'), 'language': _l('Language'),
+    'eo_name': _l('Exams Officer'), 'eo_email': _l('E-mail'),
+}
+AUDIT_VALUES = {'pending': _l('Pending'), 'confirmed': _l('Confirmed'), 'rejected': _l('Rejected')}
+
+
+def audit_key(key):
+    """A field of an audit row in words; one without words yet is marked as English."""
+    return str(AUDIT_KEYS[key]) if key in AUDIT_KEYS else Markup('<span lang="en">{}</span>').format(key)
+
+
 def audit_details(row):
     """An audit row's before and after in words: what changed, why, the
     ticket or note; outcome codes as words."""
@@ -181,7 +199,8 @@ def audit_details(row):
         before, after = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
         for key in sorted(set(before) | set(after) - {'reason', 'ticket', 'note', 'until', 'value'}):
             if before.get(key) != after.get(key):
-                said.append(f'{key}: {audit_value(before.get(key))} → {audit_value(after.get(key))}')
+                said.append(Markup('{}: {} → {}').format(audit_key(key), audit_value(before.get(key)),
+                                                          audit_value(after.get(key))))
     elif before is not None or after is not None:
         said.append(f'{audit_value(before)} → {audit_value(after)}')
     if isinstance(after, dict):
@@ -195,16 +214,24 @@ def audit_details(row):
     return said
 
 
+SIGN_IN_WAYS = {  # the target of an auth.sign_in row: how the account signed in
+    'password': _l('with a password'),
+    'password and authenticator code': _l('with a password and an authenticator code'),
+    'password and e-mailed code': _l('with a password and an e-mailed code'),
+}
+
+
 def target_names(rows):
     """{target: words} for a page of audit rows: a candidate, an account or a
-    unit by its name, not its id (three queries, whatever the page)."""
+    unit by its name, not its id (three queries, whatever the page); how a
+    sign-in was made in words."""
     from models import Account, Candidate, Entry, Unit
     wanted = {}
     for row in rows:
         kind, _, key = (row.target or '').partition(':')
         if key.isascii() and key.isdigit():
             wanted.setdefault(kind, set()).add(int(key))
-    names = {}
+    names = {row.target: str(SIGN_IN_WAYS[row.target]) for row in rows if row.target in SIGN_IN_WAYS}
     if wanted.get('entry'):
         for entry in (Entry.select(Entry.id, Candidate, Unit.code).join(Candidate).switch(Entry).join(Unit)
                       .where(Entry.id.in_(list(wanted['entry'])))):
@@ -224,8 +251,21 @@ def audit_value(value):
     if value is None:
         return '–'
     if isinstance(value, str):
-        return outcome_label(value)
+        return str(AUDIT_VALUES[value]) if value in AUDIT_VALUES else outcome_label(value)
     return value
+
+
+SUITE_NAMES = {
+    'GCE': _l('GCE'), 'GCSE': _l('GCSE'), 'FUNCTIONAL SKILLS': _l('FUNCTIONAL SKILLS'),
+    'ENTRY PATHWAYS': _l('ENTRY PATHWAYS'), 'WELSH BAC': _l('WELSH BAC'), 'ENTRY LEVEL': _l('ENTRY LEVEL'),
+    'LEVEL 3': _l('LEVEL 3'), 'VOCATIONAL AWARDS': _l('VOCATIONAL AWARDS'),
+    'MODERN LANGUAGES': _l('MODERN LANGUAGES'), 'WORK WELSH': _l('WORK WELSH'), 'HSCCC': _l('HSCCC'),
+}
+
+
+def suite_label(suite):
+    """A suite of qualifications (models.SUITES) in the page's language."""
+    return str(SUITE_NAMES.get(suite, suite))
 
 
 def audit_label(action):
@@ -254,6 +294,13 @@ def full_title_in(unit):
     return Markup('{} {} ({})').format(in_language(unit.series), in_language(unit), unit.code)
 
 
+def full_title_text(unit):
+    """`Unit.full_title` in the current language as plain text, for e-mails
+    (.txt templates are not escaped, so no markup)."""
+    language = str(get_locale() or 'en')
+    return f'{unit.series.name_in(language)} {unit.title_in(language)} ({unit.code})'
+
+
 def session_ends_at():
     """When the signed-in session ends if nothing is done (the idle limit),
     as UK clock time: said on pages without JavaScript (WCAG 2.2.1)."""
@@ -271,8 +318,8 @@ def init_app(app):
     app.jinja_env.globals.update(
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_details=audit_details,
-        reason_label=reason_label, sample_reason=sample_reason, acting_until=acting_until,
-        in_language=in_language, full_title_in=full_title_in, session_ends_at=session_ends_at,
+        reason_label=reason_label, sample_reason=sample_reason, suite_label=suite_label, acting_until=acting_until,
+        in_language=in_language, full_title_in=full_title_in, full_title_text=full_title_text, session_ends_at=session_ends_at,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 
 

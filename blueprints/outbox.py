@@ -2,7 +2,7 @@
 sending, and its state (SPEC 3.11). With no mail server these are also the
 .eml files in MAIL_FOLDER."""
 from flask import Blueprint, abort
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from access import helpline_required
 from blueprints import render
@@ -10,6 +10,9 @@ from models import Outbox
 
 bp = Blueprint('outbox', __name__, url_prefix='/staff/outbox')
 PAGE = 100
+STATES = {'queued': _l('Waiting to be sent'), 'sending': _l('Being sent'), 'sent': _l('Sent'),
+          'failed': _l('Failed')}
+LANGUAGES = {'en': 'English', 'cy': 'Cymraeg'}  # each in its own language, as on the switch
 
 
 @bp.route('/')
@@ -17,7 +20,7 @@ PAGE = 100
 def index():
     """The latest mails, newest first."""
     mails = list(Outbox.select().order_by(Outbox.id.desc()).limit(PAGE))
-    return render('outbox/index.html', mails=mails)
+    return render('outbox/index.html', mails=mails, states=STATES)
 
 
 @bp.route('/<int:mail_id>')
@@ -29,4 +32,5 @@ def mail(mail_id):
     if found is None:
         abort(404)
     hidden = _('[code hidden]') if found.key.startswith('signin-code') else _('[link hidden]')
-    return render('outbox/mail.html', mail=found, body=found.body.replace(Outbox.SECRET_MARK, hidden))
+    return render('outbox/mail.html', mail=found, body=found.body.replace(Outbox.SECRET_MARK, hidden),
+                  states=STATES, languages=LANGUAGES)

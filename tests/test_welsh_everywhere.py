@@ -1,0 +1,347 @@
+"""Issue 10: no English left on a Welsh page, and no message left
+untranslated in the catalogue.
+
+Every GET page is fetched in English and in Welsh by an account that may
+open it; a visible text node (or an aria-label, title, placeholder or alt)
+that reads the same in both languages is English left behind, unless it is
+data: what came from the database or the user (names, usernames, e-mail
+addresses, codes, numbers, dates), English marked lang="en" (a series or unit
+title without a Welsh form, the English of the language switch), or a proper
+noun (WJEC, CBAC, Cymraeg). Every such string is printed with its page."""
+import json
+import os
+import re
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+from babel.messages.pofile import read_po
+
+from models import (Account, Candidate, CandidateFile, Centre, ClericalError, Entry, ExplanatoryNote, FurtherSample,
+                    ImportBatch, ModeratorReport, Outbox, Request, RequestEvent, Series, Unit, db)
+from tests import factories
+from tests.test_access import PUBLIC, expected, job, moderation_world, routes  # noqa: F401 (fixtures)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CATALOGUE = os.path.join(ROOT, 'translations', 'cy', 'LC_MESSAGES', 'messages.po')
+
+# The same in both languages and no English: names of things, and words Welsh borrows as they are.
+PROPER = {'WJEC', 'CBAC', 'Cymraeg', 'English', 'PDF', 'CSV', 'ZIP', 'UCI', 'UTC', 'URL', 'HSCCC'}
+CHECKED_ATTRIBUTES = ('aria-label', 'title', 'placeholder', 'alt')
+VOID = {'area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr'}
+ROLE_ORDER = ['teacher', 'admin', 'staff', 'series_staff', 'moderator', 'other_admin', 'other_teacher',
+              'teacher_one_unit', 'teacher_no_units']
+
+
+# --- The catalogue -------------------------------------------------------------
+
+def message_key(message):
+    return (message.id if isinstance(message.id, str) else message.id[0], message.context)
+
+
+def test_every_message_in_the_catalogue_is_translated():
+    with open(CATALOGUE, 'rb') as handle:
+        catalogue = read_po(handle)
+    empty = [message_key(m)[0] for m in catalogue if m.id and not (
+        m.string if isinstance(m.string, str) else all(m.string))]
+    fuzzy = [message_key(m)[0] for m in catalogue if m.id and m.fuzzy]
+    for text in empty:
+        print('UNTRANSLATED:', repr(text))
+    for text in fuzzy:
+        print('FUZZY:', repr(text))
+    assert not empty and not fuzzy, f'{len(empty)} untranslated and {len(fuzzy)} fuzzy messages in {CATALOGUE}'
+
+
+def test_every_message_in_the_sources_is_in_the_catalogue(tmp_path):
+    template = tmp_path / 'messages.pot'
+    subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'pybabel'), 'extract', '-F', 'babel.cfg',
+                    '-k', '_l', '-k', 'lazy_gettext', '--ignore-dirs=.venv tests bench', '-o', str(template), '.'],
+                   cwd=ROOT, check=True, capture_output=True)
+    with open(template, 'rb') as handle:
+        sources = read_po(handle)
+    with open(CATALOGUE, 'rb') as handle:
+        catalogue = {message_key(m) for m in read_po(handle) if m.id}
+    missing = [(m.id, sorted({place for place, _ in m.locations})) for m in sources
+               if m.id and message_key(m) not in catalogue]
+    for text, places in missing:
+        print('NOT IN THE CATALOGUE:', repr(text), places)
+    assert len(sources) > 1000  # the extraction found the sources
+    assert not missing, f'{len(missing)} messages of the sources are not in {CATALOGUE}'
+
+
+# --- The pages -----------------------------------------------------------------
+
+class VisibleText(HTMLParser):
+    """The text a reader sees or hears: text nodes outside <script>, <style>
+    and anything marked lang="en" (but the page itself), and the attributes read
+    aloud."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack = []  # (tag, skipped)
+        self.texts = []
+
+    def skipped(self):
+        return bool(self.stack) and self.stack[-1][1]
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        skip = self.skipped() or tag in ('script', 'style', 'template') or (attrs.get('lang') == 'en' and tag != 'html')
+        if not skip:
+            self.texts += [' '.join(attrs[name].split()) for name in CHECKED_ATTRIBUTES if attrs.get(name)]
+            if tag == 'input' and attrs.get('type') in ('submit', 'button') and attrs.get('value'):
+                self.texts.append(' '.join(attrs['value'].split()))
+        if tag not in VOID:
+            self.stack.append((tag, skip))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data):
+        text = ' '.join(data.split())
+        if text and not self.skipped():
+            self.texts.append(text)
+
+
+def visible_texts(html):
+    parser = VisibleText()
+    parser.feed(html)
+    parser.close()
+    return parser.texts
+
+
+def data_strings(app):
+    """Every string the pages may show that came from the database or the
+    user, as one pattern of whole words, longest first (so that a name is
+    taken out before a part of it)."""
+    found = {app.config['BOARD_NAME'], app.config['BOARD_SUPPORT_EMAIL'], app.config['BOARD_HELPLINE'],
+             app.config['MAIL_FOLDER']}
+    fields = [(Centre, ['number', 'name', 'head_of_centre', 'telephone', 'eo_name', 'eo_email', 'post_results_email']),
+              (Account, ['username', 'contact_name', 'job_title', 'email', 'postal_address']),
+              (Series, ['name', 'name_cy']), (Unit, ['code', 'title', 'title_cy', 'suite']),
+              (Candidate, ['number', 'surname', 'forename', 'uci']), (Entry, ['teaching_group']),
+              (FurtherSample, ['reason']), (CandidateFile, ['original_name']), (ExplanatoryNote, ['text']),
+              (ModeratorReport, ['tasks', 'accuracy', 'administration', 'comments']), (ClericalError, ['note']),
+              (RequestEvent, ['note']), (Outbox, ['to', 'subject', 'body']), (ImportBatch, ['original_name'])]
+    with db.connection_context():
+        for model, names in fields:
+            for row in model.select(*[getattr(model, name) for name in names]).tuples():
+                for value in row:
+                    if value:
+                        found.add(str(value))
+                        found.update(line.strip() for line in str(value).splitlines() if line.strip())
+        for candidate in Candidate.select():
+            found.add(candidate.display_name)
+        for details, in Request.select(Request.details).tuples():
+            found.update(str(v) for v in json.loads(details or '{}').values() if isinstance(v, str) and v)
+    values = sorted(found, key=len, reverse=True)
+    return re.compile('|'.join(r'(?<!\w)' + re.escape(value) + r'(?!\w)' for value in values))
+
+
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def is_data(text, data):
+    """Whether a string the same in both languages holds no words of the
+    interface: take out data and proper nouns, then codes (anything with a
+    digit), and see whether a word is left."""
+    text = data.sub(' ', text)
+    words = [w for w in re.split(r'\s+', text) if w and not any(c.isdigit() for c in w)]
+    return not any(word not in PROPER for token in words for word in WORD.findall(token))
+
+
+def set_language(client, language, url=''):
+    response = client.post('/language', data={'lang': language, 'next': '/'})
+    assert response.status_code == 303, (url, response.status_code)
+
+
+def english_left(client, url, data):
+    """[(text, url)] for every string of the Welsh page that the English page
+    has too and that is not data; and the two statuses."""
+    set_language(client, 'en', url)
+    english = client.get(url)
+    set_language(client, 'cy', url)
+    welsh = client.get(url)
+    if welsh.status_code != 200 or not welsh.mimetype == 'text/html':
+        return [], welsh.status_code
+    same = set(visible_texts(english.get_data(as_text=True)))
+    page = welsh.get_data(as_text=True)
+    assert '<html lang="cy">' in page or not page.lstrip().startswith('<!doctype'), url
+    return [(text, url) for text in dict.fromkeys(visible_texts(page))
+            if text in same and not is_data(text, data)], 200
+
+
+def signed_in(app, world, role):
+    client = app.test_client()
+    if role != 'anonymous':
+        response = client.login(getattr(world, role).username)
+        client.get(response.location)
+    else:
+        client.get('/login')
+    return client
+
+
+def role_for(rule):
+    if rule.endpoint in PUBLIC:
+        return 'anonymous'
+    for role in ROLE_ORDER:
+        if expected(role, rule) == 'open':
+            return role
+    return None
+
+
+WELSH_TITLE = 'DAMCANIAETHAU TROSEDDEGOL'
+WELSH_SERIES = 'CYMWYSTERAU LEFEL 3 MEHEFIN 2017'
+
+
+def richer_world(app, world):
+    """What makes more of each page show: 9611/L3 of 68999 submitted with its
+    sample (and a Welsh title; 9613/L3 has none), a further sample and a
+    clerical error on 9613/L3, requests of every kind (one decided), jobs in
+    every state, and e-mails in both languages. The Exams Officer writes in Welsh."""
+    import datetime
+    import moderation
+    import requests_queue
+    from models import Job, Marksheet, ModeratorAssignment
+    with db.connection_context():
+        Series.update(name_cy=WELSH_SERIES).where(Series.id == world.series.id).execute()
+        Unit.update(title_cy=WELSH_TITLE).where(Unit.id == world.unit.id).execute()
+        Account.update(language='cy').where(Account.id == world.admin.id).execute()
+        Centre.update(eo_name='Mr J Bryant', eo_email='exams@example-high.sch.uk').where(
+            Centre.id == world.centre.id).execute()
+        admin, centre = Account.get_by_id(world.admin.id), Centre.get_by_id(world.centre.id)
+        factories.complete(world.entries, world.admin, 'PMDPM')
+    client = signed_in(app, world, 'admin')  # submitted as the Exams Officer does: the receipt, in Welsh
+    client.get(f'/internal-assessment/{world.unit.id}/submit')
+    assert client.post(f'/internal-assessment/{world.unit.id}/submit').status_code == 303
+    with db.connection_context():
+        factories.complete(world.other_unit_entries, world.admin, 'PMD')
+        Marksheet(centre, Unit.get_by_id(world.other_unit.id)).submit(admin)
+        factories.complete(world.marks_entries[:4], world.admin, '12')
+        assignment = ModeratorAssignment.create(centre=centre, unit=world.other_unit, moderator=world.moderator)
+        moderator = Account.get_by_id(world.moderator.id)
+        chosen = [e.id for e in moderation.further_sample_choices(assignment)[:2]]
+        moderation.flag_clerical_error(assignment, chosen[1], 'D', 'The work shows a Distinction', moderator)
+        staff = Account.get_by_id(world.staff.id)
+        entry = Entry.get_by_id(world.entries[2].id)
+        requests_queue.record_amendment(centre, Unit.get_by_id(world.unit.id), entry, 'D', 'EHS/1',
+                                        datetime.date(2017, 6, 2), staff)
+        deletion = requests_queue.record_centre_request('file_deletion', centre, Unit.get_by_id(world.unit.id),
+                                                        'Uploaded against the wrong candidate', staff)
+        requests_queue.decide(deletion, 'rejected', staff, 'The files are needed for moderation')
+        for status in ('queued', 'started', 'failed'):
+            Job.create(kind='candidate_report', centre=world.centre.id, account=world.teacher.id, status=status,
+                       args=json.dumps({'unit': world.unit.id}))
+    client = signed_in(app, world, 'moderator')  # a further sample, as the moderator asks: the centre is e-mailed
+    client.get(f'/moderation/centres/{world.centre.id}/units/{world.other_unit.id}/further-sample')
+    response = client.post(f'/moderation/centres/{world.centre.id}/units/{world.other_unit.id}/further-sample',
+                           data={'entry': chosen[:1], 'reason': 'Check the top band', 'due': '2030-06-15'})
+    assert response.status_code == 303, re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))[-2500:]
+    return world
+
+
+def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
+    world = moderation_world
+    found, seen, listed = [], 0, list(routes(app, world, job))
+
+    def crawl(clients):
+        nonlocal seen
+        data = data_strings(app)
+        for rule, url, method in listed:
+            if method != 'GET' or rule.endpoint in ('static', 'auth.logout', 'health.healthz'):
+                continue
+            role = role_for(rule)
+            if role is None:
+                continue
+            if role not in clients:
+                clients[role] = signed_in(app, world, role)
+            left, status = english_left(clients[role], url, data)
+            seen += status == 200
+            found.extend((text, f'{url} ({rule.endpoint}, as {role})') for text, _ in left)
+        return data
+
+    crawl({})  # as the world begins: nothing entered
+    richer_world(app, world)
+    clients = {}
+    data = crawl(clients)  # submitted, sampled, asked for, decided
+    staff = clients['staff']
+    staff.get(f'/helpline/impersonation/accounts/{world.teacher.id}')
+    response = staff.post('/helpline/impersonation/start', data={
+        'account': world.teacher.id, 'reason': 'Asked on the telephone', 'ticket': 'T-1',
+        'code': factories.second_factor_code(world.staff.username)})
+    assert response.status_code == 303, response.status_code
+    staff.get(response.location)  # the new session's CSRF token
+    for url in ('/', '/internal-assessment/', f'/internal-assessment/{world.unit.id}',
+                f'/internal-assessment/{world.other_unit.id}', '/internal-assessment/reports/'):
+        left, status = english_left(staff, url, data)
+        assert status == 200, url
+        found.extend((text, f'{url} (acting as the teacher)') for text, _ in left)
+    for text, where in found:
+        print(f'ENGLISH ON A WELSH PAGE: {text!r} on {where}')
+    print('PAGES SEEN', seen)
+    assert seen > 100
+    assert not found, f'{len(found)} English strings on Welsh pages'
+
+
+# --- The PDF report and the e-mails -------------------------------------------
+
+def welsh(text, **params):
+    from flask_babel import force_locale, gettext
+    with force_locale('cy'):
+        return gettext(text, **params)
+
+
+def test_the_pdf_report_in_welsh_has_welsh_outcomes_headings_and_titles(app, world, as_, tmp_path):
+    with db.connection_context():
+        factories.complete(world.entries, world.admin, 'PMDA')
+        Series.update(name_cy=WELSH_SERIES).where(Series.id == world.series.id).execute()
+        Unit.update(title_cy=WELSH_TITLE).where(Unit.id == world.unit.id).execute()
+    client = as_('teacher')
+    set_language(client, 'cy')
+    client.get(f'/internal-assessment/reports/{world.unit.id}')
+    response = client.post(f'/internal-assessment/reports/{world.unit.id}/pdf')
+    assert response.status_code == 303
+    job_id = int(response.location.rsplit('/', 1)[1])
+    download = client.get(f'/internal-assessment/reports/jobs/{job_id}/file')
+    assert download.status_code == 200 and download.mimetype == 'application/pdf'
+    path = tmp_path / 'welsh.pdf'
+    path.write_bytes(download.data)
+    text = subprocess.run(['pdftotext', '-layout', str(path), '-'], capture_output=True, text=True,
+                          check=True).stdout
+    with app.test_request_context():
+        words = {code: welsh(english) for code, english in
+                 (('P', 'Pass'), ('M', 'Merit'), ('D', 'Distinction'), ('A', 'Absent'))}
+        headings = [welsh('CANDIDATE DETAILS REPORT'), welsh('Cand No.'), welsh('Cand Name'), welsh('Grade'),
+                    welsh('CENTRE: %(number)s', number='68999'), welsh('Page') + ' 1 ' + welsh('of') + ' 1']
+    assert words == {'P': 'Llwyddo', 'M': 'Teilyngdod', 'D': 'Rhagoriaeth', 'A': words['A']} and words['A'] != 'Absent'
+    for word in words.values():  # each outcome, in Welsh
+        assert re.search(rf'\b{word}\s*$', text, re.M), word
+    assert not re.search(r'\b(Pass|Merit|Distinction|Absent)\b', text), text
+    for heading in headings:
+        assert heading in text, heading
+    for english in ('CANDIDATE DETAILS REPORT', 'Cand No.', 'Cand Name', 'Page 1 of 1', 'candidates'):
+        assert english not in text, english
+    assert f'{WELSH_SERIES} {WELSH_TITLE} (9611/L3)' in text and 'CRIMINOLOGICAL' not in text
+
+
+def test_an_email_to_a_welsh_account_names_the_unit_and_series_in_welsh(app, world, as_):
+    """The submission receipt to a Welsh administrator, and the further
+    sample to a Welsh Exams Officer, use the Welsh titles where they exist."""
+    richer_world(app, world)
+    with db.connection_context():
+        receipt = Outbox.get(Outbox.key.startswith('submitted-'))
+        further = Outbox.get(Outbox.key.startswith('further-sample'))
+    assert receipt.language == further.language == 'cy'
+    assert f'{WELSH_SERIES} {WELSH_TITLE} (9611/L3)' in receipt.body, receipt.body
+    assert 'CRIMINOLOGICAL' not in receipt.body and 'LEVEL 3 QUALIFICATIONS' not in receipt.body
+    # 9613/L3 has no Welsh title: its English one, in a Welsh sentence and a Welsh series
+    assert f'{WELSH_SERIES} SOCIAL CONTROL (9613/L3)' in further.body, further.body
+    assert 'LEVEL 3 QUALIFICATIONS' not in further.body and 'Dear' not in further.body
