@@ -103,6 +103,9 @@ def require_second_factor():
     return redirect(url_for('auth.enrol'), 303)
 
 
+SEEN_EVERY = 60  # seconds between writes of the idle timer to the session
+
+
 def enforce_session_limits():
     """End sessions idle for 20 minutes or older than 12 hours, on the server."""
     if request.endpoint in (None, 'static') or '_user_id' not in session:
@@ -115,7 +118,9 @@ def enforce_session_limits():
         session['expired_account'] = session.get('_user_id')
         logout_user()
         return
-    if not request.headers.get(BACKGROUND_HEADER):
+    # Written at most once a minute: an unchanged session sends no cookie,
+    # and the idle limit is still kept to the minute.
+    if not request.headers.get(BACKGROUND_HEADER) and now - session.get('seen_at', 0) >= SEEN_EVERY:
         session['seen_at'] = now
 
 
