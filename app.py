@@ -11,6 +11,7 @@ from blueprints import (account_admin, auth, centre_profile, centres, entries, h
                         uploads)
 from extensions import babel, csrf, htmx, login_manager, select_locale
 from blueprints import health, moderation
+from blueprints import notices
 from storage import bind_database, close_database, open_database
 import security
 import settings
@@ -55,6 +56,7 @@ def create_app(test_config=None):
     app.register_blueprint(imports.bp)
     app.register_blueprint(moderators.bp)
     app.register_blueprint(health.bp)
+    notices.init_app(app)  # /staff/notices and the service banner on every page
 
     cli.init_app(app)
     return app

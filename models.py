@@ -676,6 +676,29 @@ class Outbox(BaseModel):
                     .where(Outbox.id == self.id, Outbox.state != 'sent').execute())
 
 
+class ServiceNotice(BaseModel):
+    """A banner on every page, set by helpline staff in both languages
+    (issue 11, point 6): shown from `shown_from` until `shown_until` (open
+    ended when empty); ending it now sets `shown_until`."""
+    KINDS = ('info', 'warning')
+    text_en = CharField(max_length=500)
+    text_cy = CharField(max_length=500)
+    kind = CharField(max_length=10, default='info', constraints=[Check("kind IN ('info', 'warning')")])
+    shown_from = DateTimeField(default=utcnow, index=True)
+    shown_until = DateTimeField(null=True)
+    set_by = ForeignKeyField(Account, on_delete='RESTRICT')
+    created_at = DateTimeField(default=utcnow)
+
+    def text_in(self, language):
+        return self.text_cy if language == 'cy' else self.text_en
+
+    @classmethod
+    def showing(cls, at):
+        """The notices on show at `at`, oldest first."""
+        return list(cls.select().where(cls.shown_from <= at, cls.shown_until.is_null() | (cls.shown_until > at))
+                    .order_by(cls.shown_from, cls.id))
+
+
 class Token(BaseModel):
     """A single-use link sent by e-mail: set a first password (invite) or a
     new one (reset). Only the SHA-256 of the token is stored."""
@@ -853,7 +876,7 @@ class ImportBatch(BaseModel):
 MODELS = [Centre, Account, FacilityGrant, Series, Unit, UnitGrant, Candidate,
           Entry, EntryChange, Outcome, Submission, FurtherSample, SampleMember, ModeratorAssignment,
           CandidateFile, ExplanatoryNote, ModeratorReport, ClericalError, Request,
-          RequestEvent, AuditLog, Outbox, Job, Token, SignInCode, RecoveryCode, ImportBatch]
+          RequestEvent, AuditLog, Outbox, ServiceNotice, Job, Token, SignInCode, RecoveryCode, ImportBatch]
 
 
 # --- The marksheet: one centre's entries for one unit ------------------------
