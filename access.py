@@ -14,7 +14,7 @@ from extensions import htmx, login_manager
 from peewee import JOIN
 
 import impersonation
-from models import Account, AuditLog, Centre, Marksheet, Unit, utcnow
+from models import Account, AuditLog, Centre, Marksheet, Series, Unit, utcnow
 from blueprints import hx_redirect, render
 
 # Requests that must not count as activity for the idle timeout (SESS-2).
@@ -228,7 +228,8 @@ def permitted_units():
 
 def marksheet_for(unit_id):
     """The signed-in centre's marksheet for a unit it may open, or 404."""
-    unit = permitted_units().where(Unit.id == unit_id).get_or_none()
+    unit = (permitted_units().select(Unit, Series).join(Series)  # the series with it: one query
+            .where(Unit.id == unit_id).get_or_none())
     if unit is None:
         abort(404)
     return Marksheet(current_user.centre, unit)

@@ -37,3 +37,29 @@ def test_the_idle_limit_still_counts_from_the_last_minute(world, as_):
     response = client.get(url(world.unit))
     assert response.status_code == 303 and 'expired=1' in response.location
 
+
+
+class Statements:
+    """The SQL statements run through peewee while inside (QUALITY P-3)."""
+
+    def __enter__(self):
+        self.sql, self.original = [], db.obj.execute_sql
+
+        def recording(sql, params=None, *args, **kwargs):
+            self.sql.append(sql)
+            return self.original(sql, params, *args, **kwargs)
+        db.obj.execute_sql = recording
+        return self
+
+    def __exit__(self, *exc):
+        db.obj.execute_sql = self.original
+
+
+def test_the_marksheet_loads_its_unit_and_series_in_one_query(world, as_):
+    client = as_('teacher')
+    client.get(url(world.unit))  # anything read once per process is read
+    with Statements() as run:
+        html = client.get(url(world.unit)).get_data(as_text=True)
+    assert world.unit.series.name_in('en') in html
+    assert not [sql for sql in run.sql if ' FROM "series" ' in sql + ' ' and ' JOIN ' not in sql]
+    assert len(run.sql) <= 7  # account, grants, unit with series, rows, matching, counts, submission
