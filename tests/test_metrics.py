@@ -110,3 +110,20 @@ def test_a_bearer_token_or_an_allowed_network_lets_a_scraper_in(app, client):
     assert client.get('/metrics', environ_base=ELSEWHERE,
                       headers={'Authorization': 'Bearer scrape-secret-0123456789'}).status_code == 200
     assert client.get('/metrics', environ_base={'REMOTE_ADDR': '10.20.30.40'}).status_code == 200
+
+
+def test_with_redis_the_queue_depth_is_rqs(app, world, client, redis_server):
+    from redis import Redis
+    from rq import Queue
+    import jobs
+    connection = Redis.from_url(redis_server)
+    connection.flushdb()
+    queue = Queue(jobs.QUEUE_NAME, connection=connection)
+    app.extensions['rq_queue'] = queue
+    for n in range(3):
+        queue.enqueue('jobs.run', n)
+    Queue(jobs.MAIL_QUEUE, connection=connection).enqueue('jobs.run', 99)
+    text = scrape(client)
+    assert value(text, 'portal_queue_depth', queue=jobs.QUEUE_NAME) == 3
+    assert value(text, 'portal_queue_depth', queue=jobs.MAIL_QUEUE) == 1
+    connection.flushdb()
