@@ -28,6 +28,7 @@ CATALOGUE = os.path.join(ROOT, 'translations', 'cy', 'LC_MESSAGES', 'messages.po
 # The same in both languages and no English: names of things, and words Welsh borrows as they are.
 PROPER = {'WJEC', 'CBAC', 'Cymraeg', 'English', 'PDF', 'CSV', 'ZIP', 'UCI', 'UTC', 'URL', 'HSCCC'}
 CHECKED_ATTRIBUTES = ('aria-label', 'title', 'placeholder', 'alt')
+SENTENCE = re.compile(r'[a-z]+ [a-z]+')  # a data-* attribute that script shows, not a list of codes
 VOID = {'area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr'}
 ROLE_ORDER = ['teacher', 'admin', 'staff', 'series_staff', 'moderator', 'other_admin', 'other_teacher',
               'teacher_one_unit', 'teacher_no_units']
@@ -73,8 +74,8 @@ def test_every_message_in_the_sources_is_in_the_catalogue(tmp_path):
 
 class VisibleText(HTMLParser):
     """The text a reader sees or hears: text nodes outside <script>, <style>
-    and anything marked lang="en" (but the page itself), and the attributes read
-    aloud."""
+    and anything marked lang="en" (but the page itself), the attributes read
+    aloud, and the messages script shows from data-* attributes."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -88,7 +89,8 @@ class VisibleText(HTMLParser):
         attrs = dict(attrs)
         skip = self.skipped() or tag in ('script', 'style', 'template') or (attrs.get('lang') == 'en' and tag != 'html')
         if not skip:
-            self.texts += [' '.join(attrs[name].split()) for name in CHECKED_ATTRIBUTES if attrs.get(name)]
+            self.texts += [' '.join(value.split()) for name, value in attrs.items() if value and (
+                name in CHECKED_ATTRIBUTES or name.startswith('data-') and SENTENCE.search(value))]
             if tag == 'input' and attrs.get('type') in ('submit', 'button') and attrs.get('value'):
                 self.texts.append(' '.join(attrs['value'].split()))
         if tag not in VOID:
@@ -163,18 +165,18 @@ def set_language(client, language, url=''):
     assert response.status_code == 303, (url, response.status_code)
 
 
-def english_left(client, url, data):
+def english_left(client, url, data, headers=None):
     """[(text, url)] for every string of the Welsh page that the English page
-    has too and that is not data; and the two statuses."""
+    has too and that is not data; and the Welsh page's status."""
     set_language(client, 'en', url)
-    english = client.get(url)
+    english = client.get(url, headers=headers)
     set_language(client, 'cy', url)
-    welsh = client.get(url)
+    welsh = client.get(url, headers=headers)
     if welsh.status_code != 200 or not welsh.mimetype == 'text/html':
         return [], welsh.status_code
     same = set(visible_texts(english.get_data(as_text=True)))
     page = welsh.get_data(as_text=True)
-    assert '<html lang="cy">' in page or not page.lstrip().startswith('<!doctype'), url
+    assert '<html lang="cy">' in page or not page.lstrip().lower().startswith('<!doctype'), url
     return [(text, url) for text in dict.fromkeys(visible_texts(page))
             if text in same and not is_data(text, data)], 200
 
@@ -263,9 +265,10 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
                 continue
             if role not in clients:
                 clients[role] = signed_in(app, world, role)
-            left, status = english_left(clients[role], url, data)
-            seen += status == 200
-            found.extend((text, f'{url} ({rule.endpoint}, as {role})') for text, _ in left)
+            for headers, how in ((None, ''), ({'HX-Request': 'true'}, ', as htmx asks')):
+                left, status = english_left(clients[role], url, data, headers)
+                seen += status == 200
+                found.extend((text, f'{url} ({rule.endpoint}, as {role}{how})') for text, _ in left)
         return data
 
     crawl({})  # as the world begins: nothing entered
@@ -287,8 +290,45 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
     for text, where in found:
         print(f'ENGLISH ON A WELSH PAGE: {text!r} on {where}')
     print('PAGES SEEN', seen)
-    assert seen > 100
+    assert seen > 200
     assert not found, f'{len(found)} English strings on Welsh pages'
+
+
+REFUSED_SKIP = ('auth.logout', 'auth.language', 'auth.stay', 'static')
+
+
+def test_no_english_is_left_on_a_refused_form(app, moderation_world, job):
+    """Every form posted empty, as a page and as htmx posts it: the refusals
+    (error summaries, messages beside the fields) are Welsh on a Welsh page."""
+    world = moderation_world
+    listed = list(routes(app, world, job))
+    richer_world(app, world)
+    data, clients, found, seen = data_strings(app), {}, [], 0
+    for rule, url, method in listed:
+        if method != 'POST' or rule.endpoint in REFUSED_SKIP or rule.endpoint.startswith('impersonation.'):
+            continue
+        role = role_for(rule)
+        if role is None:
+            continue
+        if role not in clients:
+            clients[role] = signed_in(app, world, role)
+        client = clients[role]
+        for headers, how in ((None, ''), ({'HX-Request': 'true'}, ', as htmx posts it')):
+            answers = {}
+            for language in ('en', 'cy'):
+                set_language(client, language, url)
+                answers[language] = client.post(url, data={}, headers=headers)
+            if answers['cy'].mimetype != 'text/html' or answers['cy'].status_code < 400:
+                continue
+            seen += 1
+            same = set(visible_texts(answers['en'].get_data(as_text=True)))
+            found.extend((text, f'POST {url} ({rule.endpoint}, as {role}{how})')
+                         for text in dict.fromkeys(visible_texts(answers['cy'].get_data(as_text=True)))
+                         if text in same and not is_data(text, data))
+    for text, where in found:
+        print(f'ENGLISH ON A WELSH PAGE: {text!r} on {where}')
+    assert seen > 30
+    assert not found, f'{len(found)} English strings on Welsh refusals'
 
 
 # --- The PDF report and the e-mails -------------------------------------------
@@ -299,6 +339,38 @@ def welsh(text, **params):
         return gettext(text, **params)
 
 
+def pdf_in_welsh(client, start, tmp_path):
+    """Ask for a PDF from a Welsh page, as the button does; its text (the job runs here in tests)."""
+    page = start.rsplit('/', 1)[0]
+    client.get(page)
+    response = client.post(start)
+    assert response.status_code == 303, response.status_code
+    download = client.get(response.location.rstrip('/') + '/file')
+    assert download.status_code == 200 and download.mimetype == 'application/pdf', response.location
+    path = tmp_path / 'welsh.pdf'
+    path.write_bytes(download.data)
+    return subprocess.run(['pdftotext', '-layout', str(path), '-'], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_the_moderator_report_pdf_in_welsh_has_welsh_headings_and_titles(app, moderation_world, as_, tmp_path):
+    world = moderation_world  # 68999's report on 9611/L3 is complete and past its results day
+    with db.connection_context():
+        Series.update(name_cy=WELSH_SERIES).where(Series.id == world.series.id).execute()
+    client = as_('teacher')
+    set_language(client, 'cy')
+    text = pdf_in_welsh(client, f'/internal-assessment/results/{world.unit.id}/pdf', tmp_path)
+    with app.test_request_context():
+        headings = [welsh('MODERATOR’S REPORT'), welsh('Tasks'), welsh('Accuracy of assessment'),
+                    welsh('Administration'), welsh('Comments'), welsh('CENTRE: %(number)s', number='68999'),
+                    welsh('Page') + ' 1 ' + welsh('of') + ' 1']
+    for heading in headings:
+        assert heading in text, heading
+    for english in ('MODERATOR’S REPORT', 'Accuracy of assessment', 'Administration', 'CENTRE:', 'Page 1 of 1'):
+        assert english not in text, english
+    assert f'{WELSH_SERIES} CRIMINOLOGICAL THEORIES (9611/L3)' in text  # the unit has no Welsh title
+
+
 def test_the_pdf_report_in_welsh_has_welsh_outcomes_headings_and_titles(app, world, as_, tmp_path):
     with db.connection_context():
         factories.complete(world.entries, world.admin, 'PMDA')
@@ -306,16 +378,7 @@ def test_the_pdf_report_in_welsh_has_welsh_outcomes_headings_and_titles(app, wor
         Unit.update(title_cy=WELSH_TITLE).where(Unit.id == world.unit.id).execute()
     client = as_('teacher')
     set_language(client, 'cy')
-    client.get(f'/internal-assessment/reports/{world.unit.id}')
-    response = client.post(f'/internal-assessment/reports/{world.unit.id}/pdf')
-    assert response.status_code == 303
-    job_id = int(response.location.rsplit('/', 1)[1])
-    download = client.get(f'/internal-assessment/reports/jobs/{job_id}/file')
-    assert download.status_code == 200 and download.mimetype == 'application/pdf'
-    path = tmp_path / 'welsh.pdf'
-    path.write_bytes(download.data)
-    text = subprocess.run(['pdftotext', '-layout', str(path), '-'], capture_output=True, text=True,
-                          check=True).stdout
+    text = pdf_in_welsh(client, f'/internal-assessment/reports/{world.unit.id}/pdf', tmp_path)
     with app.test_request_context():
         words = {code: welsh(english) for code, english in
                  (('P', 'Pass'), ('M', 'Merit'), ('D', 'Distinction'), ('A', 'Absent'))}
@@ -345,3 +408,6 @@ def test_an_email_to_a_welsh_account_names_the_unit_and_series_in_welsh(app, wor
     # 9613/L3 has no Welsh title: its English one, in a Welsh sentence and a Welsh series
     assert f'{WELSH_SERIES} SOCIAL CONTROL (9613/L3)' in further.body, further.body
     assert 'LEVEL 3 QUALIFICATIONS' not in further.body and 'Dear' not in further.body
+    with db.connection_context():
+        for mail in Outbox.select().where(Outbox.language == 'cy'):
+            assert 'CRIMINOLOGICAL' not in mail.body + mail.subject, mail.key
