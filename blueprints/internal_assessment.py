@@ -1,14 +1,16 @@
 """Internal Assessment: the overview, the marksheet, pasting, export and
 submission (SPEC 3.2-3.4)."""
 import csv
+import functools
 import io
 import itertools
 import re
 
 from flask import (Blueprint, abort, current_app, flash, redirect, request,
                    url_for)
-from flask_babel import gettext as _, ngettext
+from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 import access
@@ -52,6 +54,26 @@ def overview():
     return render('internal_assessment/overview.html', groups=groups, unit_status=status)
 
 
+def row_words():
+    """The words every marksheet row repeats, translated once per language
+    (issue 11): a Rows: All page asked gettext for them hundreds of times."""
+    return _row_words(str(get_locale() or 'en'))
+
+
+@functools.lru_cache(maxsize=8)
+def _row_words(locale):
+    # As Jinja's own _() gives them: Markup, so `words.x % {...}` escapes only the values.
+    def word(text):
+        return Markup(_(text)) % {}
+    return {'withdrawn': word('Withdrawn'), 'withdrawn_mark_absent': word('Withdrawn: mark Absent'),
+            'amended': word('amended by the board'), 'choose': word('Choose'), 'saved': word('Saved'),
+            'outcome_for': Markup(_('Outcome for %(number)s')),
+            'mark_for': Markup(_('Mark for %(number)s, 0 to %(max)s or Absent')),
+            'in_sample': word('In the sample'), 'work_lost': word('Work incomplete or lost?'),
+            'add_to_sample': Markup(_('Add %(number)s to the sample')),
+            'grades': [(code, outcome_label(code)) for code in 'PMDA']}
+
+
 def marksheet_page(sheet, options, errors=None, typed=None, status=200):
     per_page = None if options['rows'] == 'all' else Marksheet.PAGE_SIZE
     rows, matching = sheet.rows(options['search'], options['sort'], options['show'],
@@ -67,7 +89,7 @@ def marksheet_page(sheet, options, errors=None, typed=None, status=200):
     return render('internal_assessment/marksheet.html', sheet=sheet, unit=sheet.unit,
                   rows=rows, matching=matching, done=done, total=total, pages=pages,
                   submission=submission, options=options, sampled=sampled, files=files, note=note, asked=asked,
-                  errors=errors or {}, typed_values=typed or {}, status=status)
+                  errors=errors or {}, typed_values=typed or {}, words=row_words(), status=status)
 
 
 @bp.route('/<int:unit_id>')
@@ -90,7 +112,7 @@ def row_response(sheet, entry_id, error=None, typed=None, status=200, row=None):
     done, total = sheet.counts()
     return render('internal_assessment/_saved.html', sheet=sheet, unit=sheet.unit,
                   row=row, error=error, typed=typed, done=done, total=total,
-                  submission=submission, status=status)
+                  submission=submission, words=row_words(), status=status)
 
 
 @bp.route('/<int:unit_id>/entries/<int:entry_id>', methods=['POST'])
