@@ -167,6 +167,12 @@ AUDIT_WORDS = {
     'entry.withdrawn': _l('Withdrawal processed by the board'),
     'series.create': _l('Series created'), 'series.update': _l('Series changed'),
     'unit.create': _l('Unit created'), 'unit.update': _l('Unit changed'),
+    'notice.create': _l('Service notice set'), 'notice.end': _l('Service notice ended'),
+    'import.save': _l('Import saved'), 'import.centres.update': _l('Centre changed by an import'),
+    'import.candidates.update': _l('Candidate changed by an import'),
+    'import.entries.update': _l('Entry changed by an import'),
+    'import.moderators.update': _l('Moderator changed by an import'),
+    'import.assignments.update': _l('Moderator assignment changed by an import'),
 }
 
 
@@ -289,6 +295,11 @@ def in_language(thing):
     return Markup.escape(text)
 
 
+def english(text):
+    """English-only data (a centre's name) marked so, for a screen reader on a Welsh page."""
+    return Markup('<span lang="en">{}</span>').format(text)
+
+
 def full_title_in(unit):
     """`Unit.full_title` in the page's language: series, title and code."""
     return Markup('{} {} ({})').format(in_language(unit.series), in_language(unit), unit.code)
@@ -319,7 +330,7 @@ def init_app(app):
         absent_words=' '.join(sorted(w for w, code in GRADE_WORDS.items() if code == ABSENT)),
         current_locale=lambda: str(get_locale() or 'en'), outcome_label=outcome_label, audit_label=audit_label, audit_details=audit_details,
         reason_label=reason_label, sample_reason=sample_reason, suite_label=suite_label, acting_until=acting_until,
-        in_language=in_language, full_title_in=full_title_in, full_title_text=full_title_text, session_ends_at=session_ends_at,
+        in_language=in_language, english=english, full_title_in=full_title_in, full_title_text=full_title_text, session_ends_at=session_ends_at,
         status_open=lambda units, status: any(not status.get(u.id, (0, 0, False))[2] for u in units))
 
 
