@@ -1050,32 +1050,45 @@ class Marksheet:
             return None
         return self.entries().where(Entry.id == entry_id).get_or_none()
 
-    def _row(self, entry_id):
-        """One row, as `rows` gives it, and whether the unit is submitted: one query."""
+    def _row(self, entry_id, counts=False):
+        """One row, as `rows` gives it, and whether the unit is submitted: one
+        query. With `counts`, the marksheet's (done, total) come in the same
+        query, as `sheet_done` and `sheet_total` (issue 11: a save's answer shows them)."""
         try:
             entry_id = int(entry_id)
         except (TypeError, ValueError):
             return None
         submitted = fn.EXISTS(Submission.select().where(Submission.centre == self.centre,
                                                         Submission.unit == self.unit))
-        return (self._row_query().select_extend(submitted.alias('submitted'))
-                .where(Entry.id == entry_id).get_or_none())
+        query = self._row_query().select_extend(submitted.alias('submitted'))
+        if counts:
+            Each, Recorded = Entry.alias(), Outcome.alias()
+            ours = ((Each.centre == self.centre) & (Each.unit == self.unit)
+                    & (Each.processed == True))  # noqa: E712
+            total = Each.select(fn.COUNT(Each.id)).where(ours)
+            done = (Each.select(fn.COUNT(Recorded.id)).join(Recorded, on=(Recorded.entry == Each.id))
+                    .where(ours))
+            query = query.select_extend(total.alias('sheet_total'), done.alias('sheet_done'))
+        return query.where(Entry.id == entry_id).get_or_none()
 
-    def save_outcome(self, entry_id, raw, version, actor, acting_for=None):
+    def save_outcome(self, entry_id, raw, version, actor, acting_for=None, counts=False):
         """Record an outcome if the row was current; returns the row, as
-        `rows` gives it, with the outcome now recorded.
+        `rows` gives it, with the outcome now recorded (and with `counts`,
+        the marksheet's (done, total) after the save as `row.counts`).
 
         Raises DomainError: 'unknown_entry', 'submitted', 'stale' (with the
         current outcome), or a value error from `Unit.parse_outcome`."""
         value, score = self.unit.parse_outcome(raw)
         with writing():
             lock_marksheet(self.centre.id, self.unit.id)
-            return self._save(entry_id, value, score, version, actor, acting_for)
+            return self._save(entry_id, value, score, version, actor, acting_for, counts)
 
-    def _save(self, entry_id, value, score, version, actor, acting_for):
-        entry = self._row(entry_id)
+    def _save(self, entry_id, value, score, version, actor, acting_for, counts=False):
+        entry = self._row(entry_id, counts)
         if entry is None:
             raise DomainError('unknown_entry')
+        if counts:
+            entry.counts = (entry.sheet_done, entry.sheet_total)
         if entry.submitted:
             raise DomainError('submitted')
         current = entry.outcome if entry.outcome and entry.outcome.id else None
@@ -1088,6 +1101,8 @@ class Marksheet:
             return entry
         not_submitted = ~fn.EXISTS(Submission.select().where(
             Submission.centre == self.centre, Submission.unit == self.unit))
+        if counts:  # one more or one fewer recorded; read under the marksheet's lock
+            entry.counts = (entry.counts[0] + (current is None) - (value is None), entry.counts[1])
         if current is None and value is not None:
             current = Outcome.create(entry=entry, value=value, score=score,
                                      entered_by=acting_for or actor)

@@ -101,7 +101,8 @@ def marksheet(unit_id):
 
 def row_response(sheet, entry_id, error=None, typed=None, status=200, row=None):
     """The row, with the counts and the submit control out of band. A `row`
-    just saved is passed in: saves succeed only before submission."""
+    just saved is passed in: saves succeed only before submission, and its
+    save read the counts with it."""
     if row is None:
         rows, _count = sheet.rows(per_page=None, only=entry_id)
         if not rows:
@@ -109,7 +110,7 @@ def row_response(sheet, entry_id, error=None, typed=None, status=200, row=None):
         row, submission = rows[0], sheet.submission()
     else:
         submission = None
-    done, total = sheet.counts()
+    done, total = getattr(row, 'counts', None) or sheet.counts()
     return render('internal_assessment/_saved.html', sheet=sheet, unit=sheet.unit,
                   row=row, error=error, typed=typed, done=done, total=total,
                   submission=submission, words=row_words(), status=status)
@@ -124,7 +125,7 @@ def save_outcome(unit_id, entry_id):
     version = to_int(request.form.get(f'version-{entry_id}'))
     actor, acting_for = acting_ids()
     try:
-        row = sheet.save_outcome(entry_id, raw, version, actor, acting_for)
+        row = sheet.save_outcome(entry_id, raw, version, actor, acting_for, counts=True)
     except DomainError as error:
         if error.code == 'unknown_entry' or sheet.entry(entry_id) is None:
             abort(404)

@@ -63,3 +63,26 @@ def test_the_marksheet_loads_its_unit_and_series_in_one_query(world, as_):
     assert world.unit.series.name_in('en') in html
     assert not [sql for sql in run.sql if ' FROM "series" ' in sql + ' ' and ' JOIN ' not in sql]
     assert len(run.sql) <= 7  # account, grants, unit with series, rows, matching, counts, submission
+
+
+def counts_in(response):
+    import re
+    return re.search(r'\((\d+) DONE, (\d+) LEFT\)', response.get_data(as_text=True)).groups()
+
+
+def test_a_grade_save_reads_its_row_and_the_counts_in_one_query(world, as_):
+    client = as_('teacher')
+    entry = world.entries[0]
+    address = url(world.unit, 'entries', entry.id)
+    total = str(len(world.entries))
+    with Statements() as run:
+        first = client.htmx(address, {f'value-{entry.id}': 'P', f'version-{entry.id}': '0'})
+    assert first.status_code == 200 and counts_in(first) == ('1', str(int(total) - 1))
+    # account, grants, unit, the row with its counts, the write, the audit row: no COUNT afterwards
+    assert len(run.sql) <= 6 and run.sql[-1].startswith('INSERT')
+    changed = client.htmx(address, {f'value-{entry.id}': 'M', f'version-{entry.id}': '1'})
+    assert changed.status_code == 200 and counts_in(changed) == ('1', str(int(total) - 1))
+    cleared = client.htmx(address, {f'value-{entry.id}': '', f'version-{entry.id}': '2'})
+    assert cleared.status_code == 200 and counts_in(cleared) == ('0', total)
+    again = client.htmx(address, {f'value-{entry.id}': '', f'version-{entry.id}': '0'})
+    assert again.status_code == 200 and counts_in(again) == ('0', total)
