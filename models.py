@@ -1050,6 +1050,12 @@ class Marksheet:
             return None
         return self.entries().where(Entry.id == entry_id).get_or_none()
 
+    # The save's row query is built and compiled once per kind of database, with
+    # stand-ins for the centre, unit and entry ids swapped for the real ones
+    # at each call: peewee otherwise compiles it anew every time (issue 11).
+    _ROW_STAND_INS = (-910001, -910002, -910003)
+    _compiled_rows = {}
+
     def _row(self, entry_id, counts=False):
         """One row, as `rows` gives it, and whether the unit is submitted: one
         query. With `counts`, the marksheet's (done, total) come in the same
@@ -1058,6 +1064,20 @@ class Marksheet:
             entry_id = int(entry_id)
         except (TypeError, ValueError):
             return None
+        key = (type(db.obj), counts)  # the SQL differs only by the kind of database
+        compiled = Marksheet._compiled_rows.get(key)
+        if compiled is None:
+            centre, unit, entry = Marksheet._ROW_STAND_INS
+            query = Marksheet(centre, unit)._row_select(entry, counts).limit(1)
+            compiled = Marksheet._compiled_rows[key] = (query, *query.sql())
+        query, sql, params = compiled
+        ids = dict(zip(Marksheet._ROW_STAND_INS, (getattr(self.centre, 'id', self.centre),
+                                                   getattr(self.unit, 'id', self.unit), entry_id)))
+        cursor = db.execute_sql(sql, [ids.get(p, p) if type(p) is int else p for p in params])
+        return next(iter(query._get_cursor_wrapper(cursor)), None)
+
+    def _row_select(self, entry_id, counts):
+        """The query `_row` runs (compiled there once, with stand-in ids)."""
         submitted = fn.EXISTS(Submission.select().where(Submission.centre == self.centre,
                                                         Submission.unit == self.unit))
         query = self._row_query().select_extend(submitted.alias('submitted'))
@@ -1069,7 +1089,7 @@ class Marksheet:
             done = (Each.select(fn.COUNT(Recorded.id)).join(Recorded, on=(Recorded.entry == Each.id))
                     .where(ours))
             query = query.select_extend(total.alias('sheet_total'), done.alias('sheet_done'))
-        return query.where(Entry.id == entry_id).get_or_none()
+        return query.where(Entry.id == entry_id)
 
     def save_outcome(self, entry_id, raw, version, actor, acting_for=None, counts=False):
         """Record an outcome if the row was current; returns the row, as
