@@ -296,8 +296,10 @@ def in_language(thing):
 
 
 def english(text):
-    """English-only data (a centre's name) marked so, for a screen reader on a Welsh page."""
-    return Markup('<span lang="en">{}</span>').format(text)
+    """English-only data (a centre's name) marked so on a Welsh page, for a screen reader."""
+    if str(get_locale() or 'en') == 'cy':
+        return Markup('<span lang="en">{}</span>').format(text)
+    return Markup.escape(text)
 
 
 def full_title_in(unit):

@@ -77,17 +77,19 @@ class VisibleText(HTMLParser):
     and anything marked lang="en" (but the page itself), the attributes read
     aloud, and the messages script shows from data-* attributes."""
 
-    def __init__(self):
+    def __init__(self, skipped_languages=('en',)):
         super().__init__(convert_charrefs=True)
+        self.skipped_languages = skipped_languages
         self.stack = []  # (tag, skipped)
         self.texts = []
+        self.unmarked = []
 
     def skipped(self):
         return bool(self.stack) and self.stack[-1][1]
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        skip = self.skipped() or tag in ('script', 'style', 'template') or (attrs.get('lang') == 'en' and tag != 'html')
+        skip = self.skipped() or tag in ('script', 'style', 'template') or (attrs.get('lang') in self.skipped_languages and tag != 'html')
         if not skip:
             self.texts += [' '.join(value.split()) for name, value in attrs.items() if value and (
                 name in CHECKED_ATTRIBUTES or name.startswith('data-') and SENTENCE.search(value))]
@@ -111,13 +113,35 @@ class VisibleText(HTMLParser):
         text = ' '.join(data.split())
         if text and not self.skipped():
             self.texts.append(text)
+            if not any(tag in ('title', 'option', 'textarea') for tag, _ in self.stack):
+                self.unmarked.append(text)  # shown and not marked as English (a <title> or <option> cannot be)
 
 
-def visible_texts(html):
-    parser = VisibleText()
+def parsed(html, skipped_languages=('en',)):
+    parser = VisibleText(skipped_languages)
     parser.feed(html)
     parser.close()
-    return parser.texts
+    return parser
+
+
+def visible_texts(html, skipped_languages=('en',)):
+    return parsed(html, skipped_languages).texts
+
+
+def english_data(app):
+    """What is English only and shown as it is: centre names, and the titles of
+    series and units that have no Welsh form (a Welsh page marks them lang="en")."""
+    with db.connection_context():
+        found = {name for name, in Centre.select(Centre.name).tuples()}
+        found |= {name for name, in Series.select(Series.name).where(Series.name_cy == '').tuples()}
+        found |= {title for title, in Unit.select(Unit.title).where(Unit.title_cy == '').tuples()}
+    return found
+
+
+def unmarked_english(page, english):
+    """English data in a Welsh page's text outside any lang="en"."""
+    return [text for text in dict.fromkeys(parsed(page).unmarked)
+            if any(re.search(r'(?<!\w)' + re.escape(value) + r'(?!\w)', text) for value in english)]
 
 
 def data_strings(app):
@@ -165,20 +189,23 @@ def set_language(client, language, url=''):
     assert response.status_code == 303, (url, response.status_code)
 
 
-def english_left(client, url, data, headers=None):
+def english_left(client, url, data, headers=None, english_only=None):
     """[(text, url)] for every string of the Welsh page that the English page
-    has too and that is not data; and the Welsh page's status."""
+    has too and that is not data, and for English data (`english_only`) not
+    marked lang="en"; and the Welsh page's status."""
     set_language(client, 'en', url)
     english = client.get(url, headers=headers)
     set_language(client, 'cy', url)
     welsh = client.get(url, headers=headers)
     if welsh.status_code != 200 or not welsh.mimetype == 'text/html':
         return [], welsh.status_code
-    same = set(visible_texts(english.get_data(as_text=True)))
+    same = set(visible_texts(english.get_data(as_text=True), ('en', 'cy')))  # Welsh on an English page is Welsh
     page = welsh.get_data(as_text=True)
     assert '<html lang="cy">' in page or not page.lstrip().lower().startswith('<!doctype'), url
-    return [(text, url) for text in dict.fromkeys(visible_texts(page))
-            if text in same and not is_data(text, data)], 200
+    left = [(text, url) for text in dict.fromkeys(visible_texts(page)) if text in same and not is_data(text, data)]
+    if english_only is not None:
+        left += [(f'{text} [English data not marked lang="en"]', url) for text in unmarked_english(page, english_only)]
+    return left, 200
 
 
 def signed_in(app, world, role):
@@ -256,7 +283,7 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
 
     def crawl(clients):
         nonlocal seen
-        data = data_strings(app)
+        data, english = data_strings(app), english_data(app)
         for rule, url, method in listed:
             if method != 'GET' or rule.endpoint in ('static', 'auth.logout', 'health.healthz'):
                 continue
@@ -266,15 +293,15 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
             if role not in clients:
                 clients[role] = signed_in(app, world, role)
             for headers, how in ((None, ''), ({'HX-Request': 'true'}, ', as htmx asks')):
-                left, status = english_left(clients[role], url, data, headers)
+                left, status = english_left(clients[role], url, data, headers, english)
                 seen += status == 200
                 found.extend((text, f'{url} ({rule.endpoint}, as {role}{how})') for text, _ in left)
-        return data
+        return data, english
 
     crawl({})  # as the world begins: nothing entered
     richer_world(app, world)
     clients = {}
-    data = crawl(clients)  # submitted, sampled, asked for, decided
+    data, english = crawl(clients)  # submitted, sampled, asked for, decided
     staff = clients['staff']
     staff.get(f'/helpline/impersonation/accounts/{world.teacher.id}')
     response = staff.post('/helpline/impersonation/start', data={
@@ -284,7 +311,7 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
     staff.get(response.location)  # the new session's CSRF token
     for url in ('/', '/internal-assessment/', f'/internal-assessment/{world.unit.id}',
                 f'/internal-assessment/{world.other_unit.id}', '/internal-assessment/reports/'):
-        left, status = english_left(staff, url, data)
+        left, status = english_left(staff, url, data, english_only=english)
         assert status == 200, url
         found.extend((text, f'{url} (acting as the teacher)') for text, _ in left)
     for text, where in found:
@@ -321,7 +348,7 @@ def test_no_english_is_left_on_a_refused_form(app, moderation_world, job):
             if answers['cy'].mimetype != 'text/html' or answers['cy'].status_code < 400:
                 continue
             seen += 1
-            same = set(visible_texts(answers['en'].get_data(as_text=True)))
+            same = set(visible_texts(answers['en'].get_data(as_text=True), ('en', 'cy')))
             found.extend((text, f'POST {url} ({rule.endpoint}, as {role}{how})')
                          for text in dict.fromkeys(visible_texts(answers['cy'].get_data(as_text=True)))
                          if text in same and not is_data(text, data))
