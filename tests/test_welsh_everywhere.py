@@ -302,6 +302,16 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
     richer_world(app, world)
     clients = {}
     data, english = crawl(clients)  # submitted, sampled, asked for, decided
+    from models import Job
+    with db.connection_context():  # a report job waiting, running, failed
+        waiting = [job_id for job_id, in Job.select(Job.id).where(Job.status != 'finished').tuples()]
+    assert len(waiting) == 3
+    for job_id in waiting:
+        for headers in (None, {'HX-Request': 'true'}):
+            url = f'/internal-assessment/reports/jobs/{job_id}'
+            left, status = english_left(clients['teacher'], url, data, headers, english)
+            assert status == 200, url
+            found.extend((text, f'{url} (a job not finished)') for text, _ in left)
     staff = clients['staff']
     staff.get(f'/helpline/impersonation/accounts/{world.teacher.id}')
     response = staff.post('/helpline/impersonation/start', data={
