@@ -324,6 +324,17 @@ def test_no_english_is_left_on_a_welsh_page(app, moderation_world, job):
         left, status = english_left(staff, url, data, english_only=english)
         assert status == 200, url
         found.extend((text, f'{url} (acting as the teacher)') for text, _ in left)
+    for url, client in (('/no-such-page', clients['teacher']), ('/staff/outbox/', clients['teacher']),
+                        ('/internal-assessment/999999', clients['teacher'])):  # the error pages
+        set_language(client, 'en', url)
+        english_page = client.get(url)
+        set_language(client, 'cy', url)
+        welsh_page = client.get(url)
+        assert welsh_page.status_code in (403, 404), url
+        same = set(visible_texts(english_page.get_data(as_text=True), ('en', 'cy')))
+        found.extend((text, f'{url} (refused, {welsh_page.status_code})')
+                     for text in visible_texts(welsh_page.get_data(as_text=True))
+                     if text in same and not is_data(text, data))
     for text, where in found:
         print(f'ENGLISH ON A WELSH PAGE: {text!r} on {where}')
     print('PAGES SEEN', seen)
