@@ -180,7 +180,8 @@ def is_data(text, data):
     interface: take out data and proper nouns, then codes (anything with a
     digit), and see whether a word is left."""
     text = data.sub(' ', text)
-    words = [w for w in re.split(r'\s+', text) if w and not any(c.isdigit() for c in w)]
+    words = [w for w in re.split(r'\s+', text) if w and not any(c.isdigit() for c in w) and not (
+        '://' in w or '@' in w)]  # codes, addresses
     return not any(word not in PROPER for token in words for word in WORD.findall(token))
 
 
@@ -459,3 +460,59 @@ def test_an_email_to_a_welsh_account_names_the_unit_and_series_in_welsh(app, wor
     with db.connection_context():
         for mail in Outbox.select().where(Outbox.language == 'cy'):
             assert 'CRIMINOLOGICAL' not in mail.body + mail.subject, mail.key
+
+
+def test_no_english_is_left_in_a_welsh_email(app, world, monkeypatch):
+    """Every e-mail the product writes, rendered in English and in Welsh: a
+    line of the Welsh one that the English one has too, and that is not
+    data, is English left behind."""
+    from flask import render_template
+    from flask_babel import force_locale
+    from jobs import emails
+    written, real_queue = [], emails.queue
+
+    def queue(key, to, template, language='en', secret='', **context):
+        both = {}
+        for each in ('en', 'cy'):
+            with force_locale(each):
+                both[each] = [render_template(f'emails/{template}{part}.txt', board=app.config,
+                                              secret=Outbox.SECRET_MARK, **context)
+                              for part in ('.subject', '')]
+        written.append((template, both))
+        return real_queue(key, to, template, language, secret, **context)
+    monkeypatch.setattr(emails, 'queue', queue)
+
+    richer_world(app, world)  # a submission receipt, a further sample
+    with db.connection_context():
+        Unit.update(e_submission=True).where(Unit.id == world.unit.id).execute()
+        Account.update(email='eo@example-high.sch.uk').where(Account.id == world.admin.id).execute()
+    staff = signed_in(app, world, 'staff')
+    for kind, decision in (('file_deletion', 'confirm'), ('e_submission_opt_out', 'reject')):
+        staff.get(f'/helpline/requests/new?kind={kind}&centre_number=68999')
+        response = staff.post('/helpline/requests/new', data={
+            'kind': kind, 'centre_number': '68999', 'unit_id': str(world.unit.id), 'reason': 'Asked in writing'})
+        assert response.status_code == 303, response.status_code
+        staff.get(response.location)
+        assert staff.post(response.location.rstrip('/') + f'/{decision}',
+                          data={'note': 'Checked with the centre'}).status_code == 303
+    anonymous = signed_in(app, world, 'anonymous')  # a password reset
+    anonymous.get('/forgotten-password')
+    anonymous.post('/forgotten-password', data={'username': world.admin.username})
+    data = data_strings(app)
+    found = []
+    for template, both in written:
+        english = {line.strip() for text in both['en'] for line in text.splitlines()}
+        for text in both['cy']:
+            for line in text.splitlines():
+                line = ' '.join(line.split())
+                if line and line in english and not is_data(line, data):
+                    found.append((template, line))
+    for template, line in found:
+        print(f'ENGLISH IN A WELSH E-MAIL: {line!r} in {template}')
+    assert {'submission_receipt', 'further_sample', 'file_deletion_decided', 'e_submission_opt_out_decided',
+            'reset'} <= {template for template, _ in written}
+    assert all(both['cy'][1] != both['en'][1] for _, both in written)  # each was written in Welsh at all
+    assert not found, f'{len(found)} English lines in Welsh e-mails'
+    with db.connection_context():  # and those about 9611/L3 name it in Welsh
+        decided = list(Outbox.select().where(Outbox.key.startswith('request-'), Outbox.language == 'cy'))
+    assert len(decided) == 2 and all(WELSH_TITLE in mail.body for mail in decided), [m.body for m in decided]
