@@ -516,3 +516,34 @@ def test_no_english_is_left_in_a_welsh_email(app, world, monkeypatch):
     with db.connection_context():  # and those about 9611/L3 name it in Welsh
         decided = list(Outbox.select().where(Outbox.key.startswith('request-'), Outbox.language == 'cy'))
     assert len(decided) == 2 and all(WELSH_TITLE in mail.body for mail in decided), [m.body for m in decided]
+
+
+def test_no_english_is_left_in_what_a_marksheet_save_answers(app, world):
+    """A save as htmx makes it (taken, refused, stale) and the whole page
+    posted without JavaScript, answered in English and in Welsh."""
+    client = signed_in(app, world, 'teacher')
+    data = data_strings(app)
+    base = f'/internal-assessment/{world.unit.id}'
+    client.get(base)
+    entries = iter(world.entries)
+    found, answers = [], {'en': [], 'cy': []}
+    for language in ('en', 'cy'):
+        set_language(client, language)
+        taken, refused = next(entries), next(entries)
+        answers[language] += [
+            client.htmx(f'{base}/entries/{taken.id}', {f'value-{taken.id}': 'M', f'version-{taken.id}': 0}),
+            client.htmx(f'{base}/entries/{refused.id}', {f'value-{refused.id}': 'X', f'version-{refused.id}': 0}),
+            client.htmx(f'{base}/entries/{world.entries[0].id}',  # saved in English first: stale in both
+                        {f'value-{world.entries[0].id}': 'D', f'version-{world.entries[0].id}': 0}),
+            client.post(base, data={f'value-{refused.id}': 'X', f'version-{refused.id}': 0})]
+    assert [r.status_code for r in answers['cy']] == [r.status_code for r in answers['en']]
+    assert answers['cy'][1].status_code == 422 and answers['cy'][2].status_code == 409
+    for english, welsh in zip(answers['en'], answers['cy']):
+        same = set(visible_texts(english.get_data(as_text=True), ('en', 'cy')))
+        texts = visible_texts(welsh.get_data(as_text=True))
+        assert texts, welsh.request.path
+        found += [(text, welsh.request.path, welsh.status_code) for text in dict.fromkeys(texts)
+                  if text in same and not is_data(text, data)]
+    for text, path, status in found:
+        print(f'ENGLISH ON A WELSH ANSWER: {text!r} from POST {path} ({status})')
+    assert not found, f'{len(found)} English strings in Welsh answers'
