@@ -1,20 +1,27 @@
 """Issue 10: no English left on a Welsh page, and no message left
 untranslated in the catalogue.
 
-Every GET page is fetched in English and in Welsh by an account that may
-open it; a visible text node (or an aria-label, title, placeholder or alt)
-that reads the same in both languages is English left behind, unless it is
-data: what came from the database or the user (names, usernames, e-mail
-addresses, codes, numbers, dates), English marked lang="en" (a series or unit
-title without a Welsh form, the English of the language switch), or a proper
-noun (WJEC, CBAC, Cymraeg). Every such string is printed with its page."""
+Every GET page (as a page and as htmx asks for it, before and after the
+world has outcomes, a submission, a further sample, requests and jobs, and
+while the helpline acts), every form refused, the error pages and what a
+marksheet save answers are fetched in English and in Welsh by an account
+that may open them; a visible text node (or an aria-label, title,
+placeholder, alt, or a message in a data-* attribute) that reads the same in
+both languages is English left behind, unless it is data: what came from the
+database or the user (names, usernames, e-mail addresses, codes, numbers,
+dates), English marked lang="en" (a centre's name, a series or unit title
+without a Welsh form, the English of the language switch), or a proper noun
+(WJEC, CBAC, Cymraeg). English data outside lang="en" on a Welsh page is
+flagged too. Every such string is printed with its page.
+
+The PDFs (candidate details, moderator report) and the e-mails are read back
+in Welsh: Welsh outcomes, headings and titles, no English line."""
 import json
 import os
 import re
 import subprocess
 from html.parser import HTMLParser
 
-import pytest
 from babel.messages.pofile import read_po
 
 from models import (Account, Candidate, CandidateFile, Centre, ClericalError, Entry, ExplanatoryNote, FurtherSample,
