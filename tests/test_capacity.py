@@ -86,3 +86,42 @@ def test_a_grade_save_reads_its_row_and_the_counts_in_one_query(world, as_):
     assert cleared.status_code == 200 and counts_in(cleared) == ('0', total)
     again = client.htmx(address, {f'value-{entry.id}': '', f'version-{entry.id}': '0'})
     assert again.status_code == 200 and counts_in(again) == ('0', total)
+
+
+def rows_alone(app, world, unit):
+    """Every row of the marksheet rendered one at a time, as the saved fragment renders it."""
+    from flask import render_template
+
+    from blueprints.internal_assessment import row_words
+    from models import Marksheet
+    with app.test_request_context(), db.connection_context():
+        sheet = Marksheet(world.centre, unit)
+        rows, _matching = sheet.rows(per_page=None)
+        submission = sheet.submission()
+        return ''.join(render_template('internal_assessment/_row.html', row=row, unit=unit, sheet=sheet,
+                                       submission=submission, words=row_words(), error=None, typed=None) + '\n'
+                       for row in rows)
+
+
+def page_rows(html):
+    return html.split('hx-sync="this:queue all">\n', 1)[1].split('\n</tbody>', 1)[0]
+
+
+def test_the_page_renders_its_rows_exactly_as_one_row_alone(app, world, as_):
+    from models import Entry
+    with db.connection_context():
+        Entry.update(withdrawn=True).where(Entry.id == world.entries[2].id).execute()
+    client = as_('teacher')
+    for entry, value in zip(world.entries[:5], 'PMDAP'):
+        assert client.htmx(url(world.unit, 'entries', entry.id), {f'value-{entry.id}': value, f'version-{entry.id}': '0'}).status_code == 200
+    html = client.get(url(world.unit) + '?rows=all').get_data(as_text=True)
+    alone = rows_alone(app, world, world.unit)
+    assert page_rows(html) == alone and alone.count('<tr id="entry-') == len(world.entries)
+    for entry in world.entries[5:]:
+        client.htmx(url(world.unit, 'entries', entry.id), {f'value-{entry.id}': 'P', f'version-{entry.id}': '0'})
+    assert client.post(url(world.unit, 'submit')).status_code == 303
+    html = client.get(url(world.unit) + '?rows=all').get_data(as_text=True)
+    alone = rows_alone(app, world, world.unit)
+    assert page_rows(html) == alone and 'In the sample' in alone
+    nothing = client.get(url(world.unit) + '?search=NOBODYCALLEDTHIS').get_data(as_text=True)
+    assert page_rows(nothing) == '<tr><td colspan="4">No candidates match.</td></tr>'
