@@ -9,6 +9,7 @@ import logging
 import pathlib
 import re
 import threading
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -146,20 +147,97 @@ def portal(request, tmp_path):
         thread.join(timeout=10)
 
 
+# axe-core, vendored (see vendor/README.md), run on every page a test snaps:
+# WCAG 2.0/2.1/2.2 A and AA and axe's best practices, no rule turned off.
+AXE = pathlib.Path(__file__).parent / 'vendor' / 'axe-4.10.3.min.js'
+AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']
+# Runs the whole document. Page.evaluate goes through the DevTools protocol, so
+# the app's Content-Security-Policy (no inline script) does not stop it, and it
+# works in contexts with JavaScript turned off as well.
+AXE_RUN = """async (tags) => {
+    const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                            resultTypes: ['violations']});
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        count: v.nodes.length,
+        targets: v.nodes.slice(0, 4).map(n => n.target.join(' ')),
+    }));
+}"""
+
+
+def axe_violations(page):
+    """The axe violations of the page as it is now."""
+    if getattr(page.context, 'portal_javascript_off', False):
+        return axe_violations_without_javascript(page)
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding='utf-8') + '\n;undefined')
+    return page.evaluate(AXE_RUN, AXE_TAGS)
+
+
+def axe_violations_without_javascript(page):
+    """axe on a page shown with JavaScript off. Chromium runs no promise jobs
+    there, so axe (which is asynchronous) never finishes: its DOM is checked
+    instead in a JavaScript-on copy served at the same URL (so its styles
+    load), without the page's scripts and with <noscript> unwrapped, as a
+    browser without JavaScript shows it."""
+    html = page.content()
+    html = re.sub(r'<script\b[^>]*>.*?</script>', '', html, flags=re.S | re.I)
+    html = re.sub(r'</?noscript>', '', html, flags=re.I)
+    context = page.context.browser.new_context(viewport=page.viewport_size, locale='en-GB')
+    try:
+        copy = context.new_page()
+        copy.route(page.url, lambda route: route.fulfill(
+            body=html, content_type='text/html; charset=utf-8'))
+        copy.goto(page.url)
+        return axe_violations(copy)
+    finally:
+        context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that snapped a page with accessibility violations fails once it
+    has run to its end, listing every violation of every step."""
+    result = yield
+    found = getattr(item, 'axe_violations', None)
+    if found:
+        lines = [f"{len(found)} accessibility violation(s) found by axe-core:"]
+        for step, url, v in found:
+            lines.append(f"  [{step}] {url}: {v['id']} ({v['impact']}, {v['count']}x) "
+                         f"{v['help']}: {', '.join(v['targets'])}")
+        pytest.fail('\n'.join(lines), pytrace=False)
+    return result
+
+
 @pytest.fixture
 def snap(request):
-    """snap(page, step): a full-page screenshot to tests/artifacts/<test>-<nn>-<step>.png."""
+    """snap(page, step): a full-page screenshot to tests/artifacts/<test>-<nn>-<step>.png,
+    and an axe-core check of the page (violations fail the test at its end)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = request.node.originalname
     for old in ARTIFACTS.glob(f'{name}-*.png'):
         old.unlink()
     counter = iter(range(1, 1000))
+    found = request.node.axe_violations = []
 
     def take(page, step):
         path = ARTIFACTS / f'{name}-{next(counter):02d}-{step}.png'
         page.screenshot(path=str(path), full_page=True)
+        started = time.perf_counter()
+        found.extend((path.stem, page.url, v) for v in axe_violations(page))
+        AXE_TIME['seconds'] += time.perf_counter() - started
+        AXE_TIME['pages'] += 1
         return path
     return take
+
+
+AXE_TIME = {'seconds': 0.0, 'pages': 0}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AXE_TIME['pages']:
+        terminalreporter.write_line(
+            f"axe-core checked {AXE_TIME['pages']} pages in {AXE_TIME['seconds']:.1f} s")
 
 
 @pytest.fixture
@@ -176,6 +254,7 @@ def new_context(browser, browser_context_args):
 
     def make(**overrides):
         context = browser.new_context(**{**browser_context_args, **overrides})
+        context.portal_javascript_off = overrides.get('java_script_enabled') is False
         context.set_default_timeout(TIMEOUT_MS)
         made.append(context)
         return context

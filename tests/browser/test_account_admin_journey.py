@@ -10,7 +10,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.pages import in_db, missing_row_ids, outcome_of
+from tests.browser.pages import in_db, missing_row_ids, outcome_of, switch_language
 
 TEACHER_PASSWORD = 'Abc2024secret'
 LEVEL_3 = 'Coursework Marks (LEVEL 3 APPLIED):'
@@ -248,3 +248,5 @@ def test_account_admin_forms_work_without_javascript(portal, new_context, snap, 
     assert not page.url.endswith(f'/{xyz_id}')
     expect(page.get_by_role('heading', name='Account Details: (68999JBR) - User')).to_be_visible()
     snap(page, 'view-68999JBR')
+    switch_language(page, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(page, 'view-68999JBR-cy')

@@ -14,7 +14,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.browser.pages import in_db, outcome_of
+from tests.browser.pages import in_db, outcome_of, switch_language
 
 UNIT = '9613/L3'
 EO_EMAIL = 'exams@example-high.sch.uk'  # the demo centre's exams officer
@@ -345,6 +345,8 @@ def test_an_outcome_is_amended_after_submission(portal, page, new_context, snap,
         officer.wait_for_url(re.compile(rf'[?&]page={page_of}\b'))
     expect(officer.locator(f'#entry-{entry_id} td').nth(2)).to_have_text('Distinction amended by the board')
     snap(officer, 'officer-marksheet-paged-to-candidate')
+    switch_language(officer, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(officer, 'officer-marksheet-paged-to-candidate-cy')
 
     assert sample_of(unit_id) == sample
     assert submitted(unit_id) == (144, '68999')

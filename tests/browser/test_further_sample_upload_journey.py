@@ -31,7 +31,7 @@ import pytest
 from playwright.sync_api import expect
 
 import uploads
-from tests.browser.pages import in_db, record_progress, reload_until_available
+from tests.browser.pages import in_db, record_progress, reload_until_available, switch_language
 
 UNIT = '9613/L3'
 TEACHER = '68999JBR'
@@ -213,3 +213,5 @@ def test_moderator_asks_for_more_the_centre_uploads_it_and_the_zip_has_it(portal
         assert archive.namelist() == [kept.stored_name]
         assert archive.read(kept.stored_name) == sent
         assert archive.testzip() is None
+    switch_language(moderator, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(moderator, 'zip-ready-cy')

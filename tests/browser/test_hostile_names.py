@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import switch_language
+
 IMG = '<img src=x onerror=alert(1)>'
 TEMPLATE = '{{7*7}}'
 HX = 'hx-get="/logout"'
@@ -79,3 +81,5 @@ def test_hostile_names_are_inert(portal, page, snap):
     page.goto(portal.url + '/')
     expect(page.locator('.account')).to_contain_text('Signed in as 68999JBR')
     snap(page, 'home-still-signed-in')
+    switch_language(page, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(page, 'home-still-signed-in-cy')

@@ -14,7 +14,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import in_db
+from tests.browser.pages import in_db, switch_language
 
 EO_EMAIL = 'exams@example-high.sch.uk'
 PDF_TIMEOUT_MS = 120_000
@@ -186,6 +186,9 @@ def test_clerical_error_and_report_without_javascript_then_the_centre_prints_it(
     expect(moderator.locator('textarea')).to_have_count(0)
     expect(moderator.get_by_text('A completed report cannot be changed.')).to_be_visible()
     snap(moderator, 'report-completed')
+    switch_language(moderator, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(moderator, 'report-completed-cy')
+    switch_language(moderator, 'English')
     open_moderation(portal, moderator, snap, 'moderation-list-completed')
     expect(moderator.locator('h2#completed + table')).to_contain_text('9613/L3')
 
@@ -212,3 +215,5 @@ def test_clerical_error_and_report_without_javascript_then_the_centre_prints_it(
     assert 'MODERATOR’S REPORT' in text and 'CENTRE: 68999' in text and '9613/L3' in text
     assert 'The tasks set were suitable and met the specification.' in text and 'Thank you.' in text
     snap(page, 'centre-pdf-ready')
+    switch_language(page, 'Cymraeg')
+    snap(page, 'centre-pdf-ready-cy')

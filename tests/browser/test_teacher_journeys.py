@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.browser.pages import missing_row_ids, select_values
+from tests.browser.pages import missing_row_ids, select_values, switch_language
 
 REASON = re.compile(r'(Highest outcome|Lowest outcome|Rank spread|Covers grade \w+|'
                     r'Covers teaching group \w+)')
@@ -136,6 +136,9 @@ def test_teacher_completes_9614_inline_and_submits(portal, page, snap, tmp_path)
     expect(page.locator('table.marksheet tbody tr')).to_have_count(size)
     expect(page.locator('table.marksheet select')).to_have_count(0)
     snap(page, 'sample')
+    switch_language(page, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(page, 'sample-cy')
+    switch_language(page, 'English')
     sample = sampled_rows(page)
     for number, reason in sample:
         assert REASON.search(reason), f'candidate {number} has no sample reason: {reason!r}'
@@ -222,6 +225,9 @@ def test_core_path_without_javascript(portal, new_context, snap, tmp_path):
     expect(page.get_by_role('link', name='VIEW MODERATOR DETAILS')).to_be_visible()
     expect(page.locator(f'#submit-{complete_id}')).to_have_text('ALL OUTCOMES SUBMITTED (144)')
     snap(page, 'sample')
+    switch_language(page, 'Cymraeg')  # the accessibility checks of the snaps, in Welsh too
+    snap(page, 'sample-cy')
+    switch_language(page, 'English')
     sample = sampled_rows(page)
     assert len(sample) == preview_size >= 20
     assert all(REASON.search(reason) for _number, reason in sample)
