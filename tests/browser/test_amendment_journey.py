@@ -282,7 +282,7 @@ def test_an_outcome_is_amended_after_submission(portal, page, new_context, snap,
     mail_row = page.locator('table.grid tbody tr').filter(has=page.get_by_role('link', name=subject))
     expect(mail_row).to_have_count(1)
     expect(mail_row.locator('td:nth-child(2)')).to_have_text(EO_EMAIL)
-    expect(mail_row.locator('td:nth-child(4)')).to_have_text('sent')
+    expect(mail_row.locator('td:nth-child(4)')).to_have_text('Sent')  # the state in words (outbox.STATES)
     snap(page, 'outbox')
     mail_row.get_by_role('link', name=subject).click()
     page.wait_for_url(re.compile(re.escape(portal.url) + r'/staff/outbox/\d+$'))
