@@ -152,8 +152,8 @@ def portal(request, tmp_path):
 AXE = pathlib.Path(__file__).parent / 'vendor' / 'axe-4.10.3.min.js'
 AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']
 # Runs the whole document. Page.evaluate goes through the DevTools protocol, so
-# the app's Content-Security-Policy (no inline script) does not stop it, and it
-# works in contexts with JavaScript turned off as well.
+# the app's Content-Security-Policy (no inline script) does not stop it
+# (add_script_tag would be refused); pages with JavaScript off: see below.
 AXE_RUN = """async (tags) => {
     const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
                                             resultTypes: ['violations']});
