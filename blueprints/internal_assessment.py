@@ -63,13 +63,14 @@ def row_words():
 @functools.lru_cache(maxsize=8)
 def _row_words(locale):
     # As Jinja's own _() gives them: Markup, so `words.x % {...}` escapes only the values.
-    def word(text):
-        return Markup(_(text)) % {}
-    return {'withdrawn': word('Withdrawn'), 'withdrawn_mark_absent': word('Withdrawn: mark Absent'),
-            'amended': word('amended by the board'), 'choose': word('Choose'), 'saved': word('Saved'),
+    # Each _() has its words written out, so that pybabel extract sees them.
+    def word(translated):
+        return Markup(translated) % {}
+    return {'withdrawn': word(_('Withdrawn')), 'withdrawn_mark_absent': word(_('Withdrawn: mark Absent')),
+            'amended': word(_('amended by the board')), 'choose': word(_('Choose')), 'saved': word(_('Saved')),
             'outcome_for': Markup(_('Outcome for %(number)s')),
             'mark_for': Markup(_('Mark for %(number)s, 0 to %(max)s or Absent')),
-            'in_sample': word('In the sample'), 'work_lost': word('Work incomplete or lost?'),
+            'in_sample': word(_('In the sample')), 'work_lost': word(_('Work incomplete or lost?')),
             'add_to_sample': Markup(_('Add %(number)s to the sample')),
             'grades': [(code, outcome_label(code)) for code in 'PMDA']}
 
