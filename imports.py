@@ -342,16 +342,12 @@ def check(context, number, row, report):
 # --- Comparing with the database and writing ---------------------------------------
 
 class Kind:
-    """How one kind's records are found in the database and written."""
+    """How one kind's records are found in the database and written. Each
+    kind says `key(record)` (what names a record in the file),
+    `identity(record)` and `conflict` (its unique columns), and
+    `existing(records)`: {key: (id, {field: value})} of those already stored."""
     model = None
     fields = ()  # compared and written
-
-    def key(self, record):
-        raise NotImplementedError
-
-    def existing(self, records):
-        """{key: (id, {field: value})} of the records already stored."""
-        raise NotImplementedError
 
     def values(self, record, current):
         """The stored values after this record: an empty optional cell keeps what is stored."""
