@@ -65,7 +65,7 @@ MESSAGES = {
 def page_number(text, last=9999):
     """A page number from a query string: ASCII digits in range, else 1."""
     text = text or ''
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text[:6]) <= last else 1
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 and 0 < int(text) <= last else 1
 
 
 def report_dropped(dropped):

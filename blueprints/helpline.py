@@ -13,7 +13,7 @@ from flask_login import current_user
 import jobs
 import requests_queue as rq
 from access import helpline_required
-from blueprints import auth, clean, email_problem, message_for, name_problem, outcome_label, render
+from blueprints import auth, clean, email_problem, message_for, name_problem, outcome_label, page_number, render
 from blueprints.centre_profile import open_eo_change, pending_change
 from jobs import emails
 from models import Account, AuditLog, Centre, DomainError, Unit, parse_date, writing
@@ -105,7 +105,7 @@ def read_filters(args):
         'status': args.get('status') if args.get('status') in rq.STATUSES + ('all',) else 'pending',
         'age': args.get('age') if args.get('age') in rq.AGES else '',
         'centre': number if centre else '',
-        'page': int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
+        'page': page_number(page, 99999),
     }
     problem = _('There is no centre with the number “%(number)s”.', number=number) if number and not centre else None
     return filters, centre, problem

@@ -132,7 +132,8 @@ def upload():
     series = None
     if kind in imports.NEEDS_SERIES:
         chosen = request.form.get('series', '')
-        series = Series.get_or_none(Series.id == int(chosen)) if chosen.isascii() and chosen.isdigit() else None
+        series = (Series.get_or_none(Series.id == int(chosen))
+                  if chosen.isascii() and chosen.isdigit() and len(chosen) <= 18 else None)
         if series is None:
             errors['series'] = _('Choose the series of the units.')
     if file is None or not file.filename:

@@ -8,6 +8,7 @@ The tests use HTTP only where they can, so that the same file runs against
 the code before the fixes (links then carried the token in their path: the
 helpers below open either kind). The last test is an attacker's script
 against a real server, with plain http.client requests."""
+import io
 import email
 import email.policy
 import http.client
@@ -825,3 +826,17 @@ def test_rel_a_flood_of_reset_requests_from_one_address_stops_writing_rows(app, 
     other.post('/forgotten-password', data={'username': 'SOMEONE'})
     with db.connection_context():
         assert Job.select().where(Job.kind == 'password_reset').count() == throttle.RESETS_PER_ADDRESS + 1
+
+
+# --- Hostile numbers in query strings and forms of this stop's pages (ERR-1) ----
+
+def test_hostile_page_and_series_numbers_never_answer_500(world, as_):
+    """A superscript digit passes str.isdigit() but not int(); a long run of
+    digits after 000001 passed the old page check and overflowed the OFFSET."""
+    staff = as_('staff')
+    for page in ('²', '0' * 5 + '1' + '9' * 40, '-1', '١'):
+        assert staff.get(f'/helpline/requests?page={page}').status_code == 200
+        assert as_('teacher').get(f'/internal-assessment/{world.unit.id}?page={page}').status_code == 200
+    response = as_('series_staff').post('/board/imports/', data={
+        'kind': 'entries', 'series': '9' * 40, 'file': (io.BytesIO(b'centre,candidate,unit\n'), 'e.csv')})
+    assert response.status_code == 422
