@@ -48,6 +48,19 @@ def refused(error):
     return field, str(message) % error.params
 
 
+def attempt(errors, action, *args, **kwargs):
+    """`action(...)` when the form has no errors yet; a refusal becomes the
+    error of its field (None is returned then)."""
+    if errors:
+        return None
+    try:
+        return action(*args, **kwargs)
+    except DomainError as error:
+        field, message = refused(error)
+        errors[field] = message
+        return None
+
+
 def series_or_404(series_id):
     found = domain.series_or_none(series_id)
     if found is None:
@@ -90,12 +103,7 @@ def new_series():
         return series_form()
     values, fields, problems = domain.read_series(request.form)
     errors = words(problems)
-    if not errors:
-        try:
-            created = domain.create_series(fields, staff())
-        except DomainError as error:
-            field, message = refused(error)
-            errors[field] = message
+    created = attempt(errors, domain.create_series, fields, staff())
     if errors:
         return series_form(None, values, errors, status=422)
     flash(_('Series %(name)s created. Add its units below.', name=created.name))
@@ -111,12 +119,7 @@ def series_page(series_id):
         return series_form(series)
     values, fields, problems = domain.read_series(request.form)
     errors = words(problems)
-    if not errors:
-        try:
-            domain.update_series(series.id, fields, staff(), seen=values['seen'] or None)
-        except DomainError as error:
-            field, message = refused(error)
-            errors[field] = message
+    attempt(errors, domain.update_series, series.id, fields, staff(), seen=values['seen'] or None)
     if errors:
         current = domain.series_or_none(series.id) or abort(404)
         values['seen'] = domain.series_values(current)['seen']  # saving again replaces what is there now
@@ -159,12 +162,7 @@ def new_unit(series_id):
         return unit_form(series)
     values, fields, problems = domain.read_unit(request.form)
     errors = words(problems)
-    if not errors:
-        try:
-            created = domain.create_unit(series.id, fields, staff())
-        except DomainError as error:
-            field, message = refused(error)
-            errors[field] = message
+    created = attempt(errors, domain.create_unit, series.id, fields, staff())
     if errors:
         return unit_form(series, None, values, errors, status=422)
     flash(_('Unit %(code)s created.', code=created.code))
@@ -180,12 +178,7 @@ def unit_page(unit_id):
         return unit_form(unit.series, unit)
     values, fields, problems = domain.read_unit(request.form)
     errors = words(problems)
-    if not errors:
-        try:
-            domain.update_unit(unit.id, fields, staff(), seen=values['seen'] or None)
-        except DomainError as error:
-            field, message = refused(error)
-            errors[field] = message
+    attempt(errors, domain.update_unit, unit.id, fields, staff(), seen=values['seen'] or None)
     if errors:
         current = domain.unit_or_none(unit.id) or abort(404)
         values['seen'] = domain.unit_values(current)['seen']  # saving again replaces what is there now
